@@ -1,0 +1,61 @@
+# PASCAL-5i episodes (see docs/dataset_prepare.md for the data tree).
+# Official protocol: images resized to 400 x 400 (Pillow bilinear), masks
+# with torch's legacy nearest rule, no augmentation; test = the official
+# 1000 episodes of the fold, replayed name for name.
+dataset_type = 'PASCAL5iDataset'
+data_root = 'data/VOCdevkit/VOC2012'
+split_dir = 'splits/pascal'  # relative to data_root
+img_scale = (400, 400)
+fold = 0
+pipeline = [
+    dict(type='LoadEpisode'),
+    dict(type='ResizeEpisode', scale=img_scale),
+    dict(type='PackEpisodeInputs'),
+]
+# 4 GPUs x 5 episodes = the official batch of 20 (on 1 GPU: batch_size=20)
+train_dataloader = dict(
+    batch_size=5,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='EpisodicSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split_dir=split_dir,
+        fold=fold,
+        shot=1,
+        mode='train',
+        pipeline=pipeline))
+# validation during training: a fixed, smaller episode set (seeded)
+val_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split_dir=split_dir,
+        fold=fold,
+        shot=1,
+        mode='val',
+        num_episodes=300,
+        episode_seed=0,
+        pipeline=pipeline))
+test_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split_dir=split_dir,
+        fold=fold,
+        shot=1,
+        mode='test',
+        num_episodes=1000,
+        episode_sampling='official',
+        pipeline=pipeline))
+val_evaluator = dict(type='FewShotMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,124 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""ResNet exposing every residual block's pre-ReLU output, grouped by stage.
+
+Written from the description of ``extract_feat_res`` of the official HSNet
+(juhongm999/hsnet, ``model/base/feature.py``).
+
+HSNet correlates the output of every bottleneck of stages 2-4 (13 maps for
+ResNet-50, 30 for ResNet-101), taken **after the residual add and before
+the block's final ReLU**. mmseg's ``ResNet.forward`` only exposes stage
+outputs (after the ReLU), so this subclass reuses mmseg's blocks (their
+parameter names are torchvision's, so ImageNet weights from
+``download.pytorch.org`` load unchanged) and runs them itself.
+"""
+from typing import List, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
+from mmseg.registry import MODELS
+
+from .frozen import freeze_parameters, keep_frozen_eval
+
+
+def residual_sum_pre_relu(block: torch.nn.Module,
+                          x: torch.Tensor) -> torch.Tensor:
+    """Run one mmseg residual block up to (excluding) its final ReLU.
+
+    Args:
+        block (BasicBlock | Bottleneck): an mmseg ResNet block without
+            plugins or DCN.
+        x (Tensor): the block input, (N, C_in, H, W).
+
+    Returns:
+        Tensor: ``residual branch + identity``, (N, C_out, H', W').
+    """
+    if isinstance(block, Bottleneck):
+        out = block.relu(block.norm1(block.conv1(x)))
+        out = block.relu(block.norm2(block.conv2(out)))
+        out = block.norm3(block.conv3(out))
+    elif isinstance(block, BasicBlock):
+        out = block.relu(block.norm1(block.conv1(x)))
+        out = block.norm2(block.conv2(out))
+    else:
+        raise TypeError(f'unsupported residual block {type(block).__name__}')
+    identity = x if block.downsample is None else block.downsample(x)
+    return out + identity
+
+
+@MODELS.register_module()
+class HSNetResNet(ResNet):
+    """mmseg ResNet returning HSNet's multi-layer features.
+
+    Output: a tuple with one entry per tapped stage, shallow to deep; each
+    entry is the list of that stage's block outputs (pre-ReLU), shallow to
+    deep. With the default ``tap_stages=(1, 2, 3)`` and ResNet-50 at
+    400 x 400: 4 maps (N, 512, 50, 50), 6 maps (N, 1024, 25, 25) and 3 maps
+    (N, 2048, 13, 13). Each stage is one level of the hypercorrelation
+    pyramid, so the neck needs no knowledge of the architecture.
+
+    Args:
+        depth (int): 18, 34, 50, 101 or 152.
+        tap_stages (Sequence[int]): 0-based stages whose blocks are tapped.
+            Defaults to (1, 2, 3) (layer2-layer4, as HSNet).
+        frozen (bool): freeze the whole backbone: no gradients, no autograd
+            graph, BatchNorm always in eval mode. Defaults to True (HSNet).
+        **kwargs: other arguments of mmseg's ``ResNet`` (``init_cfg`` loads
+            ImageNet weights, e.g. ``dict(type='Pretrained',
+            checkpoint='https://download.pytorch.org/models/'
+            'resnet50-0676ba61.pth')``). ``deep_stem``, ``dcn``, ``plugins``
+            and dilations other than 1 are not supported.
+    """
+
+    def __init__(self,
+                 depth: int,
+                 tap_stages: Sequence[int] = (1, 2, 3),
+                 frozen: bool = True,
+                 **kwargs) -> None:
+        for key in ('deep_stem', 'dcn', 'plugins', 'multi_grid'):
+            if kwargs.get(key):
+                raise ValueError(f'HSNetResNet does not support {key}')
+        num_stages = kwargs.get('num_stages', 4)
+        if not tap_stages or any(s < 0 or s >= num_stages for s in tap_stages):
+            raise ValueError(f'tap_stages must be a non-empty subset of '
+                             f'0..{num_stages - 1}, got {tuple(tap_stages)}')
+        kwargs.setdefault('out_indices', tuple(tap_stages))
+        super().__init__(depth=depth, **kwargs)
+        self.tap_stages = tuple(sorted(tap_stages))
+        self.frozen = frozen
+        if frozen:
+            freeze_parameters(self)
+            keep_frozen_eval(self)
+
+    def forward(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], ...]:
+        """Extract the tapped features.
+
+        Args:
+            x (Tensor): normalised images, (N, 3, H, W).
+
+        Returns:
+            tuple[list[Tensor]]: per tapped stage, its blocks' pre-ReLU
+            outputs (N, C_stage, H_stage, W_stage).
+        """
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.frozen):
+            x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
+            groups = []
+            for i, layer_name in enumerate(self.res_layers):
+                if i > self.tap_stages[-1]:
+                    break
+                taps = []
+                for block in getattr(self, layer_name):
+                    out = residual_sum_pre_relu(block, x)
+                    taps.append(out)
+                    x = F.relu(out)  # not in place: ``out`` is the tap
+                if i in self.tap_stages:
+                    groups.append(taps)
+        return tuple(groups)
+
+    def train(self, mode: bool = True) -> 'HSNetResNet':
+        """Set train mode; a frozen backbone always stays in eval mode."""
+        super().train(mode)
+        if self.frozen:
+            keep_frozen_eval(self)
+        return self

@@ -1,0 +1,173 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""The 4D encoder of HSNet: squeeze blocks, top-down mix blocks.
+
+Written from the description of the official ``HPNLearner``
+(juhongm999/hsnet, ``model/learner.py``; https://arxiv.org/abs/2104.01538,
+Sec. 3.2-3.3).
+
+Shape shorthand: ``B`` batch (episodes x shots), ``L_i`` correlation layers
+of level i, ``C`` channels, ``Hq, Wq`` query dims, ``Hs, Ws`` support dims.
+
+Known differences from the official learner (both official bugs, fixed):
+
+- Its center-pivot conv caches the support index of the first input size
+  (see :mod:`..layers.center_pivot_conv4d`); here any size works in any
+  order.
+- It ``squeeze()``s the support-mean, which drops the batch dim at batch
+  size 1; here the mean keeps it.
+"""
+from typing import List, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+
+from ..layers import build_conv4d
+
+
+def resize_query_dims(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Resize the query dims of a 4D feature (bilinear, corners aligned).
+
+    The official helper is named ``interpolate_support_dims`` but resizes
+    the **query** dims; the support dims are never interpolated.
+
+    Args:
+        x (Tensor): (B, C, Hq, Wq, Hs, Ws).
+        size (Sequence[int]): the new (Hq', Wq').
+
+    Returns:
+        Tensor: (B, C, Hq', Wq', Hs, Ws).
+    """
+    b, c, hq, wq, hs, ws = x.shape
+    x = x.permute(0, 4, 5, 1, 2, 3).reshape(b * hs * ws, c, hq, wq)
+    x = F.interpolate(x, tuple(size), mode='bilinear', align_corners=True)
+    hq2, wq2 = x.shape[-2:]
+    return x.view(b, hs, ws, c, hq2, wq2).permute(0, 3, 4, 5, 1, 2)
+
+
+def make_conv4d_block(in_channels: int, out_channels: Sequence[int],
+                      kernel_sizes: Sequence[int],
+                      support_strides: Sequence[int], num_groups: int,
+                      conv4d_cfg: dict) -> nn.Sequential:
+    """Stack [4D conv -> GroupNorm -> ReLU] x n (official building block).
+
+    GroupNorm sees the whole 6D tensor, so its statistics run over
+    (channels of a group, Hq, Wq, Hs, Ws). Indices in the Sequential are
+    conv 0, 3, 6, ...; GroupNorm 1, 4, 7, ...; ReLU 2, 5, 8, ...
+    """
+    if not len(out_channels) == len(kernel_sizes) == len(support_strides):
+        raise ValueError('out_channels, kernel_sizes and support_strides '
+                         'must have the same length')
+    layers: List[nn.Module] = []
+    for out_ch, k, s in zip(out_channels, kernel_sizes, support_strides):
+        layers += [
+            build_conv4d(conv4d_cfg, in_channels, out_ch, k, s),
+            nn.GroupNorm(num_groups, out_ch),
+            nn.ReLU(inplace=True)
+        ]
+        in_channels = out_ch
+    return nn.Sequential(*layers)
+
+
+@MODELS.register_module()
+class CenterPivot4DEncoder(BaseModule):
+    """Squeeze each hypercorrelation level, mix them top-down, pool support.
+
+    Each level's correlation stack is squeezed by a block of center-pivot 4D
+    convs that stride over the support dims only. Then, from the deepest
+    level down, the coarser result's query dims are resized to the finer
+    level's, added to it and passed through a mix block. Finally the support
+    dims are averaged away.
+
+    Args:
+        in_channels (Sequence[int]): correlation layers per level, deepest
+            first, e.g. (3, 6, 4) for ResNet-50, (3, 23, 4) for ResNet-101,
+            (1, 3, 3) for VGG16.
+        squeeze_channels (Sequence[int]): output channels of the convs of
+            every squeeze block. Defaults to (16, 64, 128).
+        squeeze_kernels (Sequence[Sequence[int]]): kernel sizes per squeeze
+            block (deepest first). Defaults to ((3, 3, 3), (5, 3, 3),
+            (5, 5, 3)).
+        squeeze_strides (Sequence[Sequence[int]]): support strides per
+            squeeze block. Defaults to ((2, 2, 2), (4, 2, 2), (4, 4, 2)).
+        mix_channels (Sequence[int]): output channels of the convs of every
+            mix block. Defaults to (128, 128, 128).
+        mix_kernels (Sequence[int]): their kernel sizes (stride 1).
+            Defaults to (3, 3, 3).
+        num_groups (int): GroupNorm groups. Defaults to 4.
+        conv4d_cfg (dict): the 4D conv, see
+            :func:`~hsnet_mm.models.layers.build_conv4d`. Defaults to
+            ``dict(type='CenterPivotConv4d')``.
+        init_cfg (dict, optional): Defaults to None (PyTorch's default
+            init, as the official).
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 *,
+                 squeeze_channels: Sequence[int] = (16, 64, 128),
+                 squeeze_kernels: Sequence[Sequence[int]] = ((3, 3, 3),
+                                                             (5, 3, 3), (5, 5,
+                                                                         3)),
+                 squeeze_strides: Sequence[Sequence[int]] = ((2, 2, 2),
+                                                             (4, 2, 2), (4, 4,
+                                                                         2)),
+                 mix_channels: Sequence[int] = (128, 128, 128),
+                 mix_kernels: Sequence[int] = (3, 3, 3),
+                 num_groups: int = 4,
+                 conv4d_cfg: dict = dict(type='CenterPivotConv4d'),
+                 init_cfg: dict = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        num_levels = len(in_channels)
+        if not (len(squeeze_kernels) == len(squeeze_strides) == num_levels):
+            raise ValueError(
+                f'{num_levels} levels (in_channels={tuple(in_channels)}) '
+                f'need {num_levels} squeeze_kernels and squeeze_strides')
+        if squeeze_channels[-1] != mix_channels[-1]:
+            raise ValueError('squeeze and mix blocks must end with the same '
+                             'number of channels')
+        self.in_channels = tuple(in_channels)
+        self.out_channels = mix_channels[-1]
+        self.squeeze_blocks = nn.ModuleList([
+            make_conv4d_block(c, squeeze_channels, k, s, num_groups,
+                              conv4d_cfg)
+            for c, k, s in zip(in_channels, squeeze_kernels, squeeze_strides)
+        ])
+        ones = [1] * len(mix_channels)
+        self.mix_blocks = nn.ModuleList([
+            make_conv4d_block(squeeze_channels[-1], mix_channels, mix_kernels,
+                              ones, num_groups, conv4d_cfg)
+            for _ in range(num_levels - 1)
+        ])
+
+    def forward(self, pyramid: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Encode the pyramid.
+
+        Args:
+            pyramid (Sequence[Tensor]): deepest level first; level i is
+                (B, L_i, Hq_i, Wq_i, Hs_i, Ws_i).
+
+        Returns:
+            Tensor: (B, C, Hq, Wq) at the finest level's query size.
+        """
+        if len(pyramid) != len(self.squeeze_blocks):
+            raise ValueError(f'expected {len(self.squeeze_blocks)} pyramid '
+                             f'levels, got {len(pyramid)}')
+        for level, (corr, ch) in enumerate(zip(pyramid, self.in_channels)):
+            if corr.dim() != 6 or corr.shape[1] != ch:
+                raise ValueError(
+                    f'pyramid level {level} must be (B, {ch}, Hq, Wq, Hs, '
+                    f'Ws), got {tuple(corr.shape)}')
+        squeezed = [blk(x) for blk, x in zip(self.squeeze_blocks, pyramid)]
+        support_sizes = [tuple(x.shape[-2:]) for x in squeezed]
+        if len(set(support_sizes)) != 1:
+            raise ValueError(
+                'the squeezed support dims of the pyramid levels differ '
+                f'({support_sizes}, deepest first): this input size does not '
+                'fit the squeeze strides (e.g. VGG16 at 264-271 px)')
+        mixed = squeezed[0]
+        for finer, mix in zip(squeezed[1:], self.mix_blocks):
+            mixed = mix(resize_query_dims(mixed, finer.shape[2:4]) + finer)
+        return mixed.mean(dim=(-2, -1))

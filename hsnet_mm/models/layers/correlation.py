@@ -1,0 +1,95 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""Parameter-free hypercorrelation math: support masking, cosine correlation.
+
+Written from the description of the official HSNet
+(juhongm999/hsnet, ``model/base/correlation.py`` and ``mask_feature`` in
+``model/hsnet.py``; https://arxiv.org/abs/2104.01538).
+
+Shape shorthand: ``N`` query/support pairs (episodes times shots), ``C``
+feature channels, ``Hq, Wq`` query feature size, ``Hs, Ws`` support feature
+size, ``L`` number of feature layers stacked in one pyramid level.
+"""
+from typing import List, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def mask_support_feature(feat: torch.Tensor,
+                         mask: torch.Tensor) -> torch.Tensor:
+    """Multiply a support feature map by its mask resized to the map.
+
+    As the official code, the mask is resized bilinearly with
+    ``align_corners=True``, so values on object borders are fractional.
+
+    Args:
+        feat (Tensor): support feature, (N, C, Hs, Ws).
+        mask (Tensor): float 0/1 support mask at image size, (N, H, W).
+
+    Returns:
+        Tensor: the masked feature, (N, C, Hs, Ws).
+    """
+    mask = F.interpolate(
+        mask.unsqueeze(1).to(feat.dtype),
+        size=feat.shape[-2:],
+        mode='bilinear',
+        align_corners=True)
+    return feat * mask
+
+
+def cosine_correlation(query_feat: torch.Tensor,
+                       support_feat: torch.Tensor,
+                       eps: float = 1e-5) -> torch.Tensor:
+    """Dense cosine similarity of every query and support position, ReLU'd.
+
+    Each position's C-vector is divided by ``its L2 norm + eps`` (eps added
+    to the norm, not to the squared norm, as the official), so a zero
+    (masked-out) vector stays zero.
+
+    Args:
+        query_feat (Tensor): (N, C, Hq, Wq).
+        support_feat (Tensor): (N, C, Hs, Ws).
+        eps (float): added to the L2 norms. Defaults to 1e-5.
+
+    Returns:
+        Tensor: 4D correlation clamped at 0, (N, Hq, Wq, Hs, Ws), query dims
+        first.
+    """
+    if query_feat.shape[:2] != support_feat.shape[:2]:
+        raise ValueError('query and support features must share (N, C), got '
+                         f'{tuple(query_feat.shape)} and '
+                         f'{tuple(support_feat.shape)}')
+    n, c, hq, wq = query_feat.shape
+    hs, ws = support_feat.shape[-2:]
+    query = query_feat.reshape(n, c, hq * wq)
+    support = support_feat.reshape(n, c, hs * ws)
+    query = query / (query.norm(dim=1, p=2, keepdim=True) + eps)
+    support = support / (support.norm(dim=1, p=2, keepdim=True) + eps)
+    corr = torch.bmm(query.transpose(1, 2), support)
+    return corr.view(n, hq, wq, hs, ws).clamp(min=0)
+
+
+def stack_level_correlations(query_feats: Sequence[torch.Tensor],
+                             support_feats: Sequence[torch.Tensor],
+                             eps: float = 1e-5) -> torch.Tensor:
+    """Correlate the layers of one pyramid level and stack them.
+
+    Args:
+        query_feats (Sequence[Tensor]): L query features, each
+            (N, C_l, Hq, Wq), shallow to deep.
+        support_feats (Sequence[Tensor]): the L (masked) support features,
+            each (N, C_l, Hs, Ws).
+        eps (float): see :func:`cosine_correlation`.
+
+    Returns:
+        Tensor: (N, L, Hq, Wq, Hs, Ws), layers in shallow-to-deep order.
+    """
+    if len(query_feats) != len(support_feats) or not query_feats:
+        raise ValueError('a pyramid level needs the same non-zero number of '
+                         f'query ({len(query_feats)}) and support '
+                         f'({len(support_feats)}) features')
+    corrs: List[torch.Tensor] = [
+        cosine_correlation(q, s, eps)
+        for q, s in zip(query_feats, support_feats)
+    ]
+    return torch.stack(corrs, dim=1)

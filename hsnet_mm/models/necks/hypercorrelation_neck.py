@@ -1,0 +1,83 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""Hypercorrelation: masked support features correlated with the query.
+
+Written from the description of the official HSNet (juhongm999/hsnet,
+``model/hsnet.py`` and ``model/base/correlation.py``).
+
+Shape shorthand: ``N`` query/support pairs (episodes x shots), ``C_l``
+channels of feature layer l, ``L`` layers in a pyramid level, ``Hq, Wq``
+query feature size, ``Hs, Ws`` support feature size, ``H, W`` image size.
+"""
+from typing import List, Sequence
+
+import torch
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+
+from ..layers import mask_support_feature, stack_level_correlations
+
+FeatureGroups = Sequence[Sequence[torch.Tensor]]
+
+
+@MODELS.register_module()
+class HypercorrelationNeck(BaseModule):
+    """Build HSNet's 3-level hypercorrelation pyramid (no parameters).
+
+    For every feature layer: resize the support mask to the layer
+    (bilinear, ``align_corners=True``) and multiply it into the support
+    feature, then take the cosine correlation of all query and support
+    positions (L2 norm + 1e-5) and clamp it at 0. The correlations of one
+    backbone level (e.g. one ResNet stage) are stacked along a channel dim
+    in shallow-to-deep order, and the levels are returned deepest first.
+
+    mmseg's ``EncoderDecoder`` calls necks with image features only; this
+    neck also needs the support features and masks, so the few-shot
+    segmentor calls it as ``neck(query_feats, support_feats, masks)``.
+
+    Args:
+        mask_support (bool): multiply the support mask into the support
+            features. Defaults to True; the official "without masking"
+            checkpoints (Table 1's dagger models) need False.
+        eps (float): added to the L2 norms. Defaults to 1e-5.
+        init_cfg (dict, optional): unused (no parameters). Defaults to None.
+    """
+
+    def __init__(self,
+                 mask_support: bool = True,
+                 eps: float = 1e-5,
+                 init_cfg: dict = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.mask_support = mask_support
+        self.eps = eps
+
+    def forward(self, query_feats: FeatureGroups, support_feats: FeatureGroups,
+                support_masks: torch.Tensor) -> List[torch.Tensor]:
+        """Correlate query and support features.
+
+        Args:
+            query_feats (Sequence[Sequence[Tensor]]): backbone output for the
+                queries: per level (shallow to deep) a list of L maps
+                (N, C_l, Hq, Wq).
+            support_feats (Sequence[Sequence[Tensor]]): the same for the
+                supports, maps (N, C_l, Hs, Ws).
+            support_masks (Tensor): float 0/1 masks at image size, (N, H, W).
+
+        Returns:
+            list[Tensor]: the pyramid, deepest level first; level i is
+            (N, L_i, Hq_i, Wq_i, Hs_i, Ws_i).
+        """
+        if len(query_feats) != len(support_feats):
+            raise ValueError(f'query has {len(query_feats)} feature levels, '
+                             f'support has {len(support_feats)}')
+        if support_masks.dim() != 3:
+            raise ValueError('support_masks must be (N, H, W), got '
+                             f'{tuple(support_masks.shape)}')
+        pyramid = []
+        for q_level, s_level in zip(query_feats, support_feats):
+            if self.mask_support:
+                s_level = [
+                    mask_support_feature(s, support_masks) for s in s_level
+                ]
+            pyramid.append(
+                stack_level_correlations(q_level, s_level, self.eps))
+        return pyramid[::-1]

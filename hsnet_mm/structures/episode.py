@@ -1,0 +1,160 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""The episode layout: the one place that says what an episode looks like.
+
+A few-shot *episode* is a query image plus ``K`` support images with binary
+masks of one class. Datasets produce it, ``PackEpisodeInputs`` packs it, the
+data preprocessor batches and normalises it and ``HSNet`` reads it.
+
+Shape shorthand: ``B`` episodes in a batch, ``K`` shots, ``H, W`` the network
+input size (every image of an episode is resized to it), ``H0, W0`` the
+original query size.
+
+**One packed episode** (output of ``PackEpisodeInputs``)::
+
+    dict(
+        inputs=dict(
+            query_img=uint8 Tensor (3, H, W),        # RGB
+            support_imgs=uint8 Tensor (K, 3, H, W),  # RGB
+            support_masks=uint8 Tensor (K, H, W),    # 1 class, 0 bg, 255 ign.
+        ),
+        data_samples=SegDataSample(
+            gt_sem_seg=PixelData(data=int64 Tensor (1, Hg, Wg)),  # 0/1/255
+            metainfo=dict(class_id=..., query_name=..., ...)  # see below
+        ))
+
+``gt_sem_seg`` is the query mask: ``(H, W)`` in the resized protocol (the
+official default) or ``(H0, W0)`` when the original-size protocol keeps the
+query mask at its original size. It is absent when no mask is known (plain
+inference on a user's image).
+
+**Metainfo keys** of each ``SegDataSample`` (:data:`EPISODE_META_KEYS`):
+
+- ``class_id`` (int): 0-based, dataset-global class id of the episode.
+- ``query_name`` (str): query image path relative to ``data_root``.
+- ``support_names`` (list[str]): the K support image paths relative to
+  ``data_root``, in shot order.
+- ``img_path`` (str): absolute query image path.
+- ``support_img_paths`` (list[str]): absolute support image paths.
+- ``ori_shape`` (tuple[int, int]): ``(H0, W0)``, the original query size.
+- ``img_shape`` (tuple[int, int]): ``(H, W)``, the network input size.
+- ``shot`` (int): K.
+- ``episode_idx`` (int): index of the episode in its dataset.
+
+**A batch** after ``EpisodeDataPreProcessor`` (what ``HSNet.forward`` gets)::
+
+    inputs=dict(
+        query_img=float Tensor (B, 3, H, W),        # normalised
+        support_imgs=float Tensor (B, K, 3, H, W),  # normalised
+        support_masks=float Tensor (B, K, H, W),    # 0/1; ignore (255) -> 0
+    )
+    data_samples=list of B SegDataSample
+
+Support ignore pixels (PASCAL boundaries) count as background when the
+support features are masked, as the official code does.
+"""
+from typing import Dict, Sequence
+
+import torch
+
+#: Label value of pixels that are neither class nor background.
+IGNORE_INDEX = 255
+
+#: Keys of the ``inputs`` dict of an episode (packed and batched alike).
+EPISODE_INPUT_KEYS = ('query_img', 'support_imgs', 'support_masks')
+
+#: Metainfo keys every packed episode carries.
+EPISODE_META_KEYS = ('class_id', 'query_name', 'support_names', 'img_path',
+                     'support_img_paths', 'ori_shape', 'img_shape', 'shot',
+                     'episode_idx')
+
+
+def stack_episode_inputs(
+        inputs: Dict[str, Sequence[torch.Tensor]]) -> Dict[str, torch.Tensor]:
+    """Stack the per-episode tensors of a collated batch.
+
+    Args:
+        inputs (dict): ``pseudo_collate`` output, each key of
+            :data:`EPISODE_INPUT_KEYS` mapping to a list of B tensors (or an
+            already stacked tensor).
+
+    Returns:
+        dict: the same keys with tensors of shape (B, 3, H, W),
+        (B, K, 3, H, W) and (B, K, H, W).
+
+    Raises:
+        KeyError: a key of :data:`EPISODE_INPUT_KEYS` is missing.
+        ValueError: the episodes of the batch differ in shape (image size or
+            number of shots).
+    """
+    missing = [k for k in EPISODE_INPUT_KEYS if k not in inputs]
+    if missing:
+        raise KeyError(f'episode inputs lack {missing}; got keys '
+                       f'{sorted(inputs)} (see hsnet_mm.structures.episode)')
+    stacked = {}
+    for key in EPISODE_INPUT_KEYS:
+        value = inputs[key]
+        if isinstance(value, torch.Tensor):
+            stacked[key] = value
+            continue
+        shapes = {tuple(v.shape) for v in value}
+        if len(shapes) != 1:
+            raise ValueError(
+                f'episodes of one batch must share the shape of {key!r} '
+                f'(same image size and shot count), got {sorted(shapes)}')
+        stacked[key] = torch.stack(list(value))
+    return stacked
+
+
+def check_episode_tensors(query_img: torch.Tensor, support_imgs: torch.Tensor,
+                          support_masks: torch.Tensor) -> torch.Tensor:
+    """Validate the tensors of a batch of episodes; return float masks.
+
+    Args:
+        query_img (Tensor): (B, 3, H, W).
+        support_imgs (Tensor): (B, K, 3, H, W).
+        support_masks (Tensor): (B, K, H, W), float, bool or integer 0/1.
+
+    Returns:
+        Tensor: the support masks as float 0/1 in the images' dtype.
+
+    Raises:
+        ValueError: wrong ranks, batch sizes, shot counts or sizes that
+            differ between query, supports and masks, or mask values other
+            than 0 and 1.
+    """
+    if query_img.dim() != 4:
+        raise ValueError('query_img must be (B, 3, H, W), got shape '
+                         f'{tuple(query_img.shape)}')
+    if support_imgs.dim() != 5:
+        raise ValueError('support_imgs must be (B, K, 3, H, W), got shape '
+                         f'{tuple(support_imgs.shape)}')
+    if support_masks.dim() != 4:
+        raise ValueError('support_masks must be (B, K, H, W), got shape '
+                         f'{tuple(support_masks.shape)}')
+    b = query_img.shape[0]
+    if support_imgs.shape[0] != b or support_masks.shape[0] != b:
+        raise ValueError(
+            f'batch sizes differ: query {b}, support images '
+            f'{support_imgs.shape[0]}, support masks {support_masks.shape[0]}')
+    if support_imgs.shape[1] != support_masks.shape[1]:
+        raise ValueError(
+            f'shot counts differ: {support_imgs.shape[1]} support images '
+            f'but {support_masks.shape[1]} support masks per episode')
+    if support_imgs.shape[1] < 1:
+        raise ValueError('an episode needs at least one support (K >= 1)')
+    if support_imgs.shape[2] != query_img.shape[1]:
+        raise ValueError(f'query has {query_img.shape[1]} channels, supports '
+                         f'{support_imgs.shape[2]}')
+    size = tuple(query_img.shape[-2:])
+    if tuple(support_imgs.shape[-2:]) != size or tuple(
+            support_masks.shape[-2:]) != size:
+        raise ValueError(
+            f'query {size}, support images {tuple(support_imgs.shape[-2:])} '
+            f'and support masks {tuple(support_masks.shape[-2:])} must have '
+            'the same spatial size (resize the episode first)')
+    masks = support_masks.to(query_img.dtype)
+    if not bool(((masks == 0) | (masks == 1)).all()):
+        values = torch.unique(support_masks)[:8].tolist()
+        raise ValueError('support masks must hold only 0 and 1 (map ignore '
+                         f'pixels to 0 first); found values {values}')
+    return masks

@@ -1,0 +1,60 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hsnet_mm.models.layers import (cosine_correlation, mask_support_feature,
+                                    stack_level_correlations)
+
+
+def test_identical_unit_features_correlate_to_one():
+    feat = F.normalize(torch.rand(2, 8, 3, 4) + 0.1, dim=1)
+    corr = cosine_correlation(feat, feat)
+    assert corr.shape == (2, 3, 4, 3, 4)
+    diag = corr.reshape(2, 12, 12).diagonal(dim1=1, dim2=2)
+    # 1 / (1 + eps)^2 with eps = 1e-5 on the norms
+    torch.testing.assert_close(diag, torch.ones(2, 12), atol=3e-5, rtol=0)
+    assert corr.max() <= 1 + 1e-6
+
+
+def test_negative_cosine_clamped_and_zero_vector_stays_zero():
+    q = torch.tensor([1., 0.]).view(1, 2, 1, 1)
+    s = torch.stack([
+        torch.tensor([-1., 0.]),
+        torch.tensor([0., 0.]),
+        torch.tensor([3., 4.])
+    ],
+                    dim=1).view(1, 2, 1, 3)
+    corr = cosine_correlation(q, s).flatten()
+    torch.testing.assert_close(corr, torch.tensor([0., 0., 0.6]))
+
+
+def test_eps_added_to_norm():
+    q = torch.full((1, 1, 1, 1), 2.)
+    corr = cosine_correlation(q, q, eps=1.)
+    # (2 / (2 + 1)) ** 2
+    torch.testing.assert_close(corr.flatten(), torch.tensor([4. / 9.]))
+
+
+def test_mask_support_feature_bilinear_align_corners():
+    feat = torch.ones(1, 2, 4, 4)
+    mask = torch.zeros(1, 5, 5)
+    mask[:, :, 3:] = 1  # columns 3, 4
+    out = mask_support_feature(feat, mask)
+    expected = F.interpolate(
+        mask[:, None], (4, 4), mode='bilinear', align_corners=True)
+    torch.testing.assert_close(out, expected.expand(1, 2, 4, 4))
+    # column 2 samples input column 8 / 3: a soft border value
+    torch.testing.assert_close(out[0, 0, 0, 2], torch.tensor(2. / 3.))
+
+
+def test_stack_level_order_and_errors():
+    q = [torch.rand(2, 4, 3, 3), torch.rand(2, 6, 3, 3)]
+    s = [torch.rand(2, 4, 2, 2), torch.rand(2, 6, 2, 2)]
+    level = stack_level_correlations(q, s)
+    assert level.shape == (2, 2, 3, 3, 2, 2)
+    torch.testing.assert_close(level[:, 1], cosine_correlation(q[1], s[1]))
+    with pytest.raises(ValueError, match='same non-zero number'):
+        stack_level_correlations(q, s[:1])
+    with pytest.raises(ValueError, match='share'):
+        cosine_correlation(q[0], s[1])

@@ -1,0 +1,46 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+import pytest
+import torch
+
+from hsnet_mm.models.layers import cosine_correlation, mask_support_feature
+from hsnet_mm.models.necks import HypercorrelationNeck
+
+
+def feats(n, sizes, counts, channels=4):
+    return [[torch.rand(n, channels, s, s) for _ in range(c)]
+            for s, c in zip(sizes, counts)]
+
+
+def test_pyramid_deepest_first_and_masking():
+    neck = HypercorrelationNeck()
+    q = feats(2, (8, 4, 2), (4, 6, 3))
+    s = feats(2, (8, 4, 2), (4, 6, 3))
+    masks = (torch.rand(2, 32, 32) > 0.5).float()
+    pyramid = neck(q, s, masks)
+    assert [tuple(p.shape) for p in pyramid] == [(2, 3, 2, 2, 2, 2),
+                                                 (2, 6, 4, 4, 4, 4),
+                                                 (2, 4, 8, 8, 8, 8)]
+    expected = cosine_correlation(q[1][5],
+                                  mask_support_feature(s[1][5], masks))
+    torch.testing.assert_close(pyramid[1][:, 5], expected)
+
+
+def test_mask_support_off_and_empty_mask():
+    q, s = feats(1, (4, ), (2, )), feats(1, (4, ), (2, ))
+    empty = torch.zeros(1, 16, 16)
+    assert HypercorrelationNeck()(q, s, empty)[0].abs().sum() == 0
+    unmasked = HypercorrelationNeck(mask_support=False)(q, s, empty)[0]
+    torch.testing.assert_close(unmasked[:, 0],
+                               cosine_correlation(q[0][0], s[0][0]))
+
+
+def test_errors():
+    neck = HypercorrelationNeck()
+    with pytest.raises(ValueError, match='feature levels'):
+        neck(
+            feats(1, (4, 2), (1, 1)), feats(1, (4, ), (1, )),
+            torch.ones(1, 8, 8))
+    with pytest.raises(ValueError, match=r'\(N, H, W\)'):
+        neck(
+            feats(1, (4, ), (1, )), feats(1, (4, ), (1, )),
+            torch.ones(1, 1, 8, 8))

@@ -1,0 +1,173 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import hsnet_mm  # noqa: F401
+
+
+def tiny_cfg(frozen=True, output_size='input'):
+    return dict(
+        type='HSNet',
+        data_preprocessor=dict(type='EpisodeDataPreProcessor'),
+        backbone=dict(
+            type='HSNetResNet',
+            depth=18,
+            stem_channels=8,
+            base_channels=8,
+            frozen=frozen),
+        neck=dict(type='HypercorrelationNeck'),
+        encoder=dict(
+            type='CenterPivot4DEncoder',
+            in_channels=(2, 2, 2),
+            squeeze_channels=(4, 8, 8),
+            mix_channels=(8, 8, 8)),
+        decode_head=dict(
+            type='ContextDecodeHead',
+            in_channels=8,
+            channels=4,
+            hidden_channels=(8, 4)),
+        test_cfg=dict(output_size=output_size))
+
+
+@pytest.fixture
+def model():
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    return MODELS.build(tiny_cfg()).eval()
+
+
+def episode(b=2, k=1, h=64, w=64):
+    return (torch.randn(b, 3, h, w), torch.randn(b, k, 3, h,
+                                                 w), (torch.rand(b, k, h, w)
+                                                      > 0.5).float())
+
+
+def packed_batch(b=2, k=2, h=64, w=64, gt_size=None):
+    inputs = dict(
+        query_img=[torch.randint(0, 256, (3, h, w), dtype=torch.uint8)] * b,
+        support_imgs=[torch.randint(0, 256,
+                                    (k, 3, h, w), dtype=torch.uint8)] * b,
+        support_masks=[torch.randint(0, 2, (k, h, w), dtype=torch.uint8)] * b)
+    samples = []
+    gh, gw = gt_size or (h, w)
+    for i in range(b):
+        ds = SegDataSample(
+            metainfo=dict(
+                class_id=i, img_shape=(h, w), ori_shape=(gh, gw), shot=k))
+        ds.gt_sem_seg = PixelData(data=torch.randint(0, 2, (1, gh, gw)))
+        samples.append(ds)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+@pytest.mark.parametrize('b,k,h,w', [(1, 1, 64, 64), (2, 3, 64, 64),
+                                     (1, 2, 64, 96), (2, 1, 96, 64)])
+def test_per_shot_logits_and_prediction(model, b, k, h, w):
+    q, s, m = episode(b, k, h, w)
+    with torch.no_grad():
+        logits = model.encode_decode_episode(q, s, m)
+        pred = model.predict_episode(q, s, m)
+    assert logits.shape == (b, k, 2, h, w)
+    assert pred.shape == (b, h, w) and pred.dtype == torch.int64
+    # each shot equals a 1-shot run with that support
+    with torch.no_grad():
+        one = model.encode_decode_episode(q, s[:, -1:], m[:, -1:])
+    torch.testing.assert_close(logits[:, -1:], one, atol=1e-5, rtol=1e-5)
+
+
+def test_changing_sizes_and_mask_dtypes(model):
+    q, s, m = episode(1, 1, 64, 64)
+    ref = model.encode_decode_episode(q, s, m)
+    model.encode_decode_episode(*episode(1, 1, 96, 80))
+    for masks in (m.bool(), m.long(), m.to(torch.uint8)):
+        torch.testing.assert_close(
+            model.encode_decode_episode(q, s, masks), ref)
+
+
+def test_gradients_reach_learner_not_backbone():
+    init_default_scope('mmseg')
+    model = MODELS.build(tiny_cfg()).train()
+    batch = model.data_preprocessor(packed_batch(), True)
+    losses = model(**batch, mode='loss')
+    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg'}
+    losses['decode.loss_ce'].backward()
+    assert all(p.grad is None for p in model.backbone.parameters())
+    assert all(p.grad is not None for p in model.encoder.parameters())
+    assert all(p.grad is not None for p in model.decode_head.parameters())
+    assert not model.backbone.training  # frozen BN stays in eval
+
+
+def test_kshot_loss_is_mean_of_shot_losses():
+    init_default_scope('mmseg')
+    torch.manual_seed(1)
+    model = MODELS.build(tiny_cfg()).eval()
+    batch = model.data_preprocessor(packed_batch(b=1, k=2), False)
+    inputs, samples = batch['inputs'], batch['data_samples']
+    total = model.loss(inputs, samples)['decode.loss_ce']
+    per_shot = []
+    for i in range(2):
+        one = dict(inputs)
+        one['support_imgs'] = inputs['support_imgs'][:, i:i + 1]
+        one['support_masks'] = inputs['support_masks'][:, i:i + 1]
+        per_shot.append(model.loss(one, samples)['decode.loss_ce'])
+    torch.testing.assert_close(total, sum(per_shot) / 2)
+
+
+def test_predict_mode_and_output_sizes():
+    init_default_scope('mmseg')
+    model = MODELS.build(tiny_cfg()).eval()
+    batch = model.data_preprocessor(packed_batch(b=2, k=3), False)
+    out = model(**batch, mode='predict')
+    assert out[0].pred_sem_seg.shape == (64, 64)
+    assert out[0].seg_logits.data.shape == (2, 64, 64)
+    tensor = model(**batch, mode='tensor')
+    assert tensor.shape == (2, 3, 2, 64, 64)
+    # the official vote on the tensor-mode logits gives the prediction
+    from hsnet_mm.models.layers import vote_kshot
+    assert torch.equal(out[1].pred_sem_seg.data[0], vote_kshot(tensor)[1])
+
+    original = MODELS.build(tiny_cfg(output_size='original')).eval()
+    original.load_state_dict(model.state_dict())
+    batch = original.data_preprocessor(
+        packed_batch(b=2, k=1, gt_size=(50, 70)), False)
+    out = original(**batch, mode='predict')
+    assert out[0].pred_sem_seg.shape == (50, 70)
+
+
+def test_bad_episodes(model):
+    q, s, m = episode(2, 2)
+    with pytest.raises(ValueError, match='shot counts differ'):
+        model.encode_decode_episode(q, s, m[:, :1])
+    with pytest.raises(ValueError, match='only 0 and 1'):
+        model.encode_decode_episode(q, s, m * 255)
+    with pytest.raises(ValueError, match='same spatial size'):
+        model.encode_decode_episode(q[..., :32], s, m)
+    with pytest.raises(ValueError, match=r'\(B, K, 3, H, W\)'):
+        model.encode_decode_episode(q, s[:, 0], m)
+    with pytest.raises(ValueError, match='batch sizes differ'):
+        model.encode_decode_episode(q[:1], s, m)
+    with pytest.raises(ValueError, match='output_size'):
+        MODELS.build(tiny_cfg(output_size='orig'))
+
+
+def test_data_preprocessor(model):
+    batch = packed_batch(b=2, k=2)
+    batch['inputs']['support_masks'][0][0, 0, 0] = 255
+    out = model.data_preprocessor(batch, False)['inputs']
+    assert out['query_img'].shape == (2, 3, 64, 64)
+    assert out['support_imgs'].dtype == torch.float32
+    assert out['support_masks'][0, 0, 0, 0] == 0  # ignore -> background
+    assert 'mean' not in model.state_dict() and not any(
+        k.startswith('data_preprocessor') for k in model.state_dict())
+    batch['inputs']['support_masks'][1] = torch.full((2, 64, 64),
+                                                     7,
+                                                     dtype=torch.uint8)
+    with pytest.raises(ValueError, match='0, 1 or 255'):
+        model.data_preprocessor(batch, False)
+    bad = packed_batch(b=2, k=2)
+    bad['inputs']['support_imgs'][1] = torch.zeros(3, 3, 64, 64)
+    with pytest.raises(ValueError, match='same image size and shot count'):
+        model.data_preprocessor(bad, False)
