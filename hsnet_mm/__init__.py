@@ -8,7 +8,7 @@
 import mmseg  # noqa: F401  (mmseg checks the mmcv / mmengine versions)
 
 # Imported for their side effect: registering the components.
-from . import evaluation, models, structures  # noqa: F401
+from . import datasets, engine, evaluation, models, structures  # noqa: F401
 from .version import __version__, version_info
 
 __all__ = ['__version__', 'version_info']

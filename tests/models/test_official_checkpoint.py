@@ -48,9 +48,8 @@ def test_key_layout_and_param_count(backbone, short, learner_params):
     state, dropped = convert_official_state_dict(fake, ours)
     assert all(v.dtype == torch.float32 for v in state.values()
                if v.is_floating_point())
-    assert all(
-        k.startswith(('backbone.fc.', 'backbone.classifier.'))
-        for k in dropped) and dropped
+    unused = ('module.backbone.fc.', 'module.backbone.classifier.')
+    assert dropped and all(k.startswith(unused) for k in dropped)
     model.load_state_dict(state, strict=True)
 
 

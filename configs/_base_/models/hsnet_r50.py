@@ -1,6 +1,5 @@
 # HSNet with a frozen ImageNet ResNet-50 (torchvision IMAGENET1K_V1 weights,
 # which the official `pretrained=True` gave), loaded by URL: no torchvision.
-custom_imports = dict(imports=['hsnet_mm'], allow_failed_imports=False)
 data_preprocessor = dict(
     type='EpisodeDataPreProcessor',
     mean=[123.675, 116.28, 103.53],

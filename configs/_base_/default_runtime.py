@@ -1,0 +1,25 @@
+# Runtime shared by every hsnet-mm config: registry scope, environment,
+# logging and visualisation backends. Schedules live in `schedules/`.
+default_scope = 'mmseg'
+custom_imports = dict(imports=['hsnet_mm'], allow_failed_imports=False)
+env_cfg = dict(
+    # HSNet's 4D convs see many input sizes (the original-size protocol,
+    # K-shot batches); autotuning each one costs more than it saves.
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py and tools/test.py switch to gloo on machines without CUDA
+    dist_cfg=dict(backend='nccl'),
+)
+vis_backends = [
+    dict(type='LocalVisBackend'),
+    # TensorBoard: uncomment (needs `pip install tensorboard`), then
+    # `tensorboard --logdir work_dirs`.
+    # dict(type='TensorboardVisBackend'),
+]
+visualizer = dict(
+    type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+# No test-time augmentation: HSNet's protocol evaluates one view per episode.

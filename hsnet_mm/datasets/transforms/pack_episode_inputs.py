@@ -1,0 +1,85 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""Pack an episode into the layout of :mod:`hsnet_mm.structures.episode`."""
+from typing import Sequence
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.structures import PixelData
+from mmseg.registry import TRANSFORMS
+from mmseg.structures import SegDataSample
+
+from hsnet_mm.structures import EPISODE_META_KEYS
+
+
+def _stack(arrays: Sequence[np.ndarray], key: str) -> np.ndarray:
+    shapes = sorted({a.shape for a in arrays})
+    if len(shapes) != 1:
+        raise ValueError(f'the {key} of an episode differ in shape {shapes};'
+                         f' add ResizeEpisode to the pipeline')
+    return np.stack(arrays)
+
+
+@TRANSFORMS.register_module()
+class PackEpisodeInputs(BaseTransform):
+    """Pack query, supports and query mask into tensors and a data sample.
+
+    Output (see :mod:`hsnet_mm.structures.episode`)::
+
+        dict(inputs=dict(query_img=uint8 (3, H, W),
+                         support_imgs=uint8 (K, 3, H, W),
+                         support_masks=uint8 (K, H, W)),
+             data_samples=SegDataSample(gt_sem_seg=PixelData(
+                 data=int64 (1, Hg, Wg)), metainfo={meta_keys}))
+
+    ``gt_sem_seg`` is left out when ``query_mask`` is absent. ``shot`` and
+    ``img_shape`` are derived when missing; other missing meta keys are
+    skipped.
+
+    Args:
+        meta_keys (Sequence[str]): Keys copied into the metainfo. Defaults
+            to :data:`EPISODE_META_KEYS`.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = EPISODE_META_KEYS) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        """Build ``inputs`` and ``data_samples``."""
+        query = np.asarray(results['query_img'])
+        if query.ndim != 3 or query.shape[2] != 3:
+            raise ValueError(f'query_img must be (H, W, 3), got '
+                             f'{query.shape}')
+        supports = _stack(results['support_imgs'], 'support images')
+        masks = _stack(results['support_masks'], 'support masks')
+        if (supports.shape[1:3] != query.shape[:2]
+                or masks.shape[1:] != query.shape[:2]):
+            raise ValueError(
+                f'query {query.shape[:2]}, supports {supports.shape[1:3]} and '
+                f'support masks {masks.shape[1:]} must share (H, W); add '
+                f'ResizeEpisode to the pipeline')
+        inputs = dict(
+            query_img=torch.from_numpy(
+                np.ascontiguousarray(query.transpose(2, 0,
+                                                     1))).to(torch.uint8),
+            support_imgs=torch.from_numpy(
+                np.ascontiguousarray(supports.transpose(0, 3, 1,
+                                                        2))).to(torch.uint8),
+            support_masks=torch.from_numpy(np.ascontiguousarray(masks)).to(
+                torch.uint8))
+        sample = SegDataSample()
+        if results.get('query_mask') is not None:
+            gt = np.asarray(results['query_mask']).astype(np.int64)
+            sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt[None]))
+        results.setdefault('shot', len(results['support_imgs']))
+        results.setdefault('img_shape', query.shape[:2])
+        meta = {}
+        for key in self.meta_keys:
+            if key in results:
+                value = results[key]
+                meta[key] = tuple(value) if key.endswith('shape') else value
+        sample.set_metainfo(meta)
+        return dict(inputs=inputs, data_samples=sample)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(meta_keys={self.meta_keys})'

@@ -1,0 +1,5 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+from .episode_progress_bar_hook import EpisodeProgressBarHook
+from .episode_visualization_hook import EpisodeVisualizationHook
+
+__all__ = ['EpisodeProgressBarHook', 'EpisodeVisualizationHook']

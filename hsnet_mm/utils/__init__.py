@@ -1,0 +1,14 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+from .checkpoint import (load_checkpoint_file, register_safe_globals,
+                         safe_globals_for_runner_checkpoints)
+from .collect_env import collect_env
+from .dist import (cpu_model_wrapper_cfg, init_cpu_dist_if_needed,
+                   setup_cfg_for_launcher)
+from .fileio import atomic_dump_json, atomic_write_bytes, atomic_write_text
+
+__all__ = [
+    'atomic_dump_json', 'atomic_write_bytes', 'atomic_write_text',
+    'collect_env', 'cpu_model_wrapper_cfg', 'init_cpu_dist_if_needed',
+    'load_checkpoint_file', 'register_safe_globals',
+    'safe_globals_for_runner_checkpoints', 'setup_cfg_for_launcher'
+]

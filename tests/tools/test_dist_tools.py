@@ -1,0 +1,98 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""dist_test.sh / dist_train.sh with 2 CPU processes (gloo), and the
+invariance of the test results to batch size, workers and ranks."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+
+#: This folder, which holds ``rank_weights_hook.py``.
+HERE = Path(__file__).resolve().parent
+
+
+def episodes_of(path):
+    data = json.loads(path.read_text())
+    return data['metrics'], data['episodes']
+
+
+def test_results_do_not_depend_on_batch_workers_or_ranks(
+        tiny_config, calibrated_checkpoint, run_tool, ok, port, tmp_path):
+    runs = {
+        'batch 1, 0 workers':
+        ['test_dataloader.batch_size=1', 'test_dataloader.num_workers=0'],
+        'batch 4, 2 workers':
+        ['test_dataloader.batch_size=4', 'test_dataloader.num_workers=2'],
+    }
+    results = {}
+    for name, options in runs.items():
+        out = tmp_path / f'{len(results)}.json'
+        stdout = ok(
+            run_tool([
+                'tools/test.py',
+                str(tiny_config),
+                str(calibrated_checkpoint), '--work-dir',
+                str(tmp_path / 'wd'), '--out',
+                str(out), '--cfg-options', *options
+            ]))
+        results[name] = (episodes_of(out), stdout.strip().split('\n')[-1])
+    out = tmp_path / 'dist.json'
+    stdout = ok(
+        run_tool([
+            'bash', 'tools/dist_test.sh',
+            str(tiny_config),
+            str(calibrated_checkpoint), '2', '--work-dir',
+            str(tmp_path / 'wd'), '--out',
+            str(out)
+        ],
+                 env=dict(PORT=str(port()))))
+    summaries = [
+        line for line in stdout.split('\n') if line.startswith('mIoU: ')
+    ]
+    assert len(summaries) == 1  # printed by rank 0 only
+    results['2 processes (gloo), batch 2'] = (episodes_of(out), summaries[0])
+
+    (ref_metrics, ref_episodes), ref_line = results.pop('batch 1, 0 workers')
+    assert len(ref_episodes) == 10
+    assert 0 < ref_metrics['mIoU'] < 100
+    for name, ((metrics, episodes), line) in results.items():
+        for key in ('mIoU', 'FB-IoU'):
+            assert metrics[key] == pytest.approx(
+                ref_metrics[key], abs=1e-6), name
+        assert episodes == ref_episodes, name  # names and I/U, one by one
+        assert line == ref_line, name
+
+
+def test_dist_train_keeps_ranks_identical(tiny_config, run_tool, ok, port,
+                                          tmp_path):
+    config = tmp_path / 'tiny_dist.py'
+    config.write_text(
+        f"_base_ = ['{tiny_config}']\n"
+        "custom_imports = dict(imports=['hsnet_mm', 'rank_weights_hook'], "
+        'allow_failed_imports=False)\n'
+        "custom_hooks = [dict(type='SaveRankWeightsHook')]\n"
+        'train_cfg = dict(max_epochs=1)\n')
+    work_dir = tmp_path / 'work_dir'
+    stdout = ok(
+        run_tool([
+            'bash', 'tools/dist_train.sh',
+            str(config), '2', '--work-dir',
+            str(work_dir)
+        ],
+                 env=dict(PORT=str(port()), PYTHONPATH=str(HERE))))
+    assert 'Distributed training: True' in stdout
+    rank0 = torch.load(work_dir / 'rank0_of_2.pth')
+    rank1 = torch.load(work_dir / 'rank1_of_2.pth')
+    assert rank0.keys() == rank1.keys()
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    # the checkpoint (saved by rank 0) holds those weights, after 2 steps
+    ckpt = torch.load(work_dir / 'epoch_1.pth', weights_only=False)
+    for key in rank0:
+        assert torch.equal(ckpt['state_dict'][key], rank0[key]), key
+    # 8 episodes over 2 ranks x batch 2: 2 iterations an epoch
+    assert ckpt['meta']['iter'] == 2
+    state = next(iter(ckpt['optimizer']['state'].values()))
+    assert int(state['step']) == 2

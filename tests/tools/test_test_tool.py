@@ -1,0 +1,119 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""tools/test.py: summary line, --out, --show-dir, --shot, bad checkpoints."""
+import json
+import re
+
+import cv2
+import torch
+
+from hsnet_mm.evaluation import format_summary, rescore_episodes
+
+SUMMARY = re.compile(r'^mIoU: (\d+\.\d\d)  FB-IoU: (\d+\.\d\d)  '
+                     r'\((\d+) episodes, (\d+)-shot, fold (\d+)\)$')
+
+
+def last_line(text):
+    return text.rstrip('\n').split('\n')[-1]
+
+
+def test_summary_out_and_show_dir(tiny_config, calibrated_checkpoint, run_tool,
+                                  ok, tmp_path):
+    out_file = tmp_path / 'results' / 'episodes.json'
+    show_dir = tmp_path / 'vis'
+    stdout = ok(
+        run_tool([
+            'tools/test.py',
+            str(tiny_config),
+            str(calibrated_checkpoint), '--work-dir',
+            str(tmp_path / 'work_dir'), '--out',
+            str(out_file), '--show-dir',
+            str(show_dir), '--shot', '2'
+        ]))
+    match = SUMMARY.match(last_line(stdout))
+    assert match, last_line(stdout)
+    assert match.groups()[2:] == ('10', '2', '0')
+    assert re.search(r'\] 10/10, [\d.]+ task/s', stdout)  # the progress bar
+    assert 'Iter(test) [1/' not in stdout  # no log lines through the bar
+
+    # --out: per-episode records a user can re-score to the same numbers
+    metrics = rescore_episodes(out_file)
+    assert format_summary(metrics, 10, 2, 0) == last_line(stdout)
+    assert 0 < metrics['mIoU'] < 100  # calibrated: not a trivial prediction
+    data = json.loads(out_file.read_text())
+    episodes = data['episodes']
+    assert [e['episode_idx'] for e in episodes] == list(range(10))
+    for e in episodes:
+        assert len(e['support_names']) == 2 and e['shot'] == 2
+        assert e['query_name'] not in e['support_names']
+        assert {'class_id', 'I_fg', 'U_fg', 'I_bg', 'U_bg'} <= set(e)
+
+    # --show-dir: one PNG per episode: 2 supports, prediction, ground truth
+    pngs = sorted(show_dir.glob('*.png'))
+    assert [p.name
+            for p in pngs] == [f'episode_{i:05d}.png' for i in range(10)]
+    img = cv2.imread(str(pngs[0]))
+    assert img is not None and img.shape[1] >= 4 * 64
+    assert img.shape[0] >= 64
+
+
+def test_missing_checkpoint_writes_nothing(tiny_config, run_tool, tmp_path):
+    proc = run_tool([
+        'tools/test.py',
+        str(tiny_config),
+        str(tmp_path / 'nope.pth'), '--work-dir',
+        str(tmp_path / 'work_dir'), '--out',
+        str(tmp_path / 'out.json'), '--show-dir',
+        str(tmp_path / 'vis')
+    ])
+    assert proc.returncode != 0
+    assert 'checkpoint file not found' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mismatching_checkpoint_writes_nothing(tiny_config, trained, run_tool,
+                                               tmp_path):
+    # a wider backbone than the checkpoint's: shapes and keys differ
+    out_dir = tmp_path / 'outputs'
+    proc = run_tool([
+        'tools/test.py',
+        str(tiny_config),
+        str(trained / 'epoch_2.pth'), '--work-dir',
+        str(out_dir / 'work_dir'), '--out',
+        str(out_dir / 'out.json'), '--show-dir',
+        str(out_dir / 'vis'), '--cfg-options',
+        'model.backbone.base_channels=16'
+    ])
+    assert proc.returncode != 0
+    assert 'does not match the model of the config' in proc.stderr
+    assert 'shape mismatch(es): backbone.' in proc.stderr
+    assert 'missing key(s)' in proc.stderr
+    assert not out_dir.exists()
+
+
+def test_checkpoint_with_extra_keys_is_refused(tiny_config, trained, run_tool,
+                                               tmp_path):
+    ckpt = torch.load(trained / 'epoch_2.pth', weights_only=False)
+    ckpt['state_dict']['decode_head.extra.weight'] = torch.zeros(1)
+    path = tmp_path / 'extra.pth'
+    torch.save(ckpt, path)
+    proc = run_tool([
+        'tools/test.py',
+        str(tiny_config),
+        str(path), '--work-dir',
+        str(tmp_path / 'work_dir')
+    ])
+    assert proc.returncode != 0
+    assert '1 unexpected key(s): decode_head.extra.weight' in proc.stderr
+    assert not (tmp_path / 'work_dir').exists()
+
+
+def test_out_must_be_json(tiny_config, trained, run_tool, tmp_path):
+    proc = run_tool([
+        'tools/test.py',
+        str(tiny_config),
+        str(trained / 'epoch_2.pth'), '--out',
+        str(tmp_path / 'out.pkl')
+    ])
+    assert proc.returncode == 2
+    assert '--out must be a .json file' in proc.stderr

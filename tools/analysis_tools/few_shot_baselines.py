@@ -1,0 +1,132 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""Score a trained model against the baselines a few-shot model must beat.
+
+Runs the config's test episodes once and evaluates, with the same
+``FewShotMetric``:
+
+- ``model``: the checkpoint, as ``tools/test.py`` does;
+- ``support of another class``: the same model, each episode given the
+  support images and masks of an episode of another class (does the model
+  read the support, or segment whatever looks like an object?);
+- ``untrained``: the config's model before training (a fresh learner; a
+  frozen backbone keeps the checkpoint's weights);
+- ``all foreground`` / ``all background``: constant predictions.
+
+Example::
+
+    python tools/analysis_tools/few_shot_baselines.py \
+        configs/hsnet/hsnet_r18_synthetic_1shot.py work_dirs/demo/best.pth
+"""
+import argparse
+import sys
+from typing import Dict, List
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.evaluator import Evaluator
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmengine.structures import PixelData
+
+import hsnet_mm  # noqa: F401  (registers the components)
+from hsnet_mm.apis import init_model
+from hsnet_mm.utils import atomic_dump_json
+
+VARIANTS = ('model', 'support of another class', 'untrained', 'all foreground',
+            'all background')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--out', help='write the table as JSON')
+    parser.add_argument('--seed', type=int, default=0, help='untrained init')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def other_class_order(class_ids: List[int]) -> List[int]:
+    """A rotation of the batch that gives each episode another class."""
+    n = len(class_ids)
+    for shift in range(1, n):
+        order = [(i + shift) % n for i in range(n)]
+        if all(class_ids[i] != class_ids[j] for i, j in enumerate(order)):
+            return order
+    raise ValueError('a batch needs episodes of at least two classes; raise '
+                     'test_dataloader.batch_size')
+
+
+def constant_predictions(samples, value: int):
+    """Copies of ``samples`` predicting ``value`` everywhere."""
+    out = []
+    for ds in samples:
+        ds = ds.clone()
+        gt = ds.gt_sem_seg.data
+        ds.pred_sem_seg = PixelData(data=torch.full_like(gt, value))
+        out.append(ds)
+    return out
+
+
+@torch.no_grad()
+def evaluate_all(cfg: Config, checkpoint: str,
+                 seed: int) -> Dict[str, Dict[str, float]]:
+    """Evaluate every variant on the test episodes of ``cfg``."""
+    model = init_model(cfg, checkpoint)
+    torch.manual_seed(seed)
+    untrained = init_model(cfg.copy())  # init_weights() of a fresh model
+    if getattr(model.backbone, 'frozen', False):
+        untrained.backbone.load_state_dict(model.backbone.state_dict())
+    loader = Runner.build_dataloader(cfg.test_dataloader)
+    evaluators = {}
+    for name in VARIANTS:
+        evaluators[name] = Evaluator(dict(type='FewShotMetric'))
+        evaluators[name].dataset_meta = loader.dataset.metainfo
+    for batch in loader:
+        data = model.data_preprocessor(batch, False)
+        inputs, samples = data['inputs'], data['data_samples']
+        order = other_class_order([ds.metainfo['class_id'] for ds in samples])
+        swapped = dict(inputs)
+        for key in ('support_imgs', 'support_masks'):
+            swapped[key] = inputs[key][order]
+        results = {
+            'model':
+            model.predict(inputs, [ds.clone() for ds in samples]),
+            'support of another class':
+            model.predict(swapped, [ds.clone() for ds in samples]),
+            'untrained':
+            untrained.predict(inputs, [ds.clone() for ds in samples]),
+            'all foreground':
+            constant_predictions(samples, 1),
+            'all background':
+            constant_predictions(samples, 0),
+        }
+        for name, outputs in results.items():
+            evaluators[name].process(outputs, batch)
+    return {
+        name: ev.evaluate(len(loader.dataset))
+        for name, ev in evaluators.items()
+    }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    try:
+        table = evaluate_all(cfg, args.checkpoint, args.seed)
+    except (FileNotFoundError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    print(f'\n{"":<26}{"mIoU":>8}{"FB-IoU":>9}')
+    for name, metrics in table.items():
+        print(f'{name:<26}{metrics["mIoU"]:>8.2f}{metrics["FB-IoU"]:>9.2f}')
+    if args.out:
+        atomic_dump_json(args.out, table)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,114 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""Check and normalise an extracted FSS-1000 archive.
+
+Input (never modified): ``SRC``, the extracted ``fewshot_data`` folder with
+``<category>/<n>.jpg`` and ``<n>.png`` (some masks are RGB).
+
+Output ``OUT/<category>/<n>.jpg`` (copied, or hard-linked with ``--link``)
+and ``OUT/<category>/<n>.png`` as single-channel 0/255 masks (>= 128 is the
+object, as the dataset reads them). Images without a mask are reported and
+left out; with ``--split-dir`` (the official ``data/splits/fss``) missing
+categories are reported too. Reruns skip finished files.
+
+Example::
+
+    python tools/dataset_converters/fss1000.py data/fewshot_data \\
+        -o data/FSS-1000 --split-dir data/FSS-1000/splits/fss --nproc 8
+"""
+import argparse
+import os
+import os.path as osp
+from functools import partial
+from typing import List, Tuple
+
+import numpy as np
+from PIL import Image
+
+from hsnet_mm.datasets.convert_utils import copy_file, run_parallel, save_png
+
+
+def convert_one(task: Tuple[str, str], src: str, out: str, link: bool) -> str:
+    """Copy one image and normalise its mask; return 'done' or 'skipped'."""
+    cat, stem = task
+    dst_img = osp.join(out, cat, f'{stem}.jpg')
+    dst_mask = osp.join(out, cat, f'{stem}.png')
+    done = 0
+    if not osp.exists(dst_mask):
+        with Image.open(osp.join(src, cat, f'{stem}.png')) as img:
+            gray = np.array(img.convert('L'))
+        save_png(dst_mask, (gray >= 128).astype(np.uint8) * 255)
+        done += 1
+    if not osp.exists(dst_img):
+        copy_file(osp.join(src, cat, f'{stem}.jpg'), dst_img, link)
+        done += 1
+    return 'done' if done else 'skipped'
+
+
+def find_pairs(src: str) -> Tuple[List[Tuple[str, str]], List[str]]:
+    """(category, stem) pairs with both files, and images lacking a mask."""
+    pairs, lonely = [], []
+    for cat in sorted(os.listdir(src)):
+        folder = osp.join(src, cat)
+        if not osp.isdir(folder):
+            continue
+        files = set(os.listdir(folder))
+        for f in sorted(files):
+            stem, ext = osp.splitext(f)
+            if ext != '.jpg':
+                continue
+            if f'{stem}.png' in files:
+                pairs.append((cat, stem))
+            else:
+                lonely.append(osp.join(cat, f))
+    return pairs, lonely
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Normalise FSS-1000')
+    parser.add_argument('src', help='extracted fewshot_data folder')
+    parser.add_argument(
+        '-o', '--out-dir', required=True, help='output FSS-1000 folder')
+    parser.add_argument(
+        '--split-dir',
+        help='official data/splits/fss, to '
+        'report missing categories')
+    parser.add_argument(
+        '--link',
+        action='store_true',
+        help='hard-link images instead of copying')
+    parser.add_argument(
+        '--nproc',
+        type=int,
+        default=os.cpu_count() or 1,
+        help='worker processes')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if not osp.isdir(args.src):
+        raise FileNotFoundError(f'{args.src} is not a folder')
+    if osp.abspath(args.src) == osp.abspath(args.out_dir):
+        raise ValueError('--out-dir must differ from SRC (sources are never '
+                         'modified)')
+    pairs, lonely = find_pairs(args.src)
+    for path in lonely:
+        print(f'warning: {path} has no mask, left out')
+    results = run_parallel(
+        partial(convert_one, src=args.src, out=args.out_dir, link=args.link),
+        pairs, args.nproc, 'FSS-1000')
+    cats = {c for c, _ in pairs}
+    print(f'{len(cats)} categories, {results.count("done")} images written, '
+          f'{results.count("skipped")} already there, in {args.out_dir}')
+    if args.split_dir:
+        for split in ('trn', 'val', 'test'):
+            with open(osp.join(args.split_dir, f'{split}.txt')) as f:
+                listed = [ln.strip() for ln in f if ln.strip()]
+            missing = [c for c in listed if c not in cats]
+            if missing:
+                print(f'warning: {len(missing)} categories of {split}.txt '
+                      f'are missing, e.g. {missing[:5]}')
+
+
+if __name__ == '__main__':
+    main()
