@@ -33,6 +33,24 @@ format: $(STAMP)
 	$(PY) -m isort $(LINT_PATHS)
 	$(PY) -m yapf --in-place --recursive $(LINT_PATHS)
 
+DEMO_CONFIG := configs/hsnet/hsnet_r18_synthetic_1shot.py
+DEMO_DIR := work_dirs/demo
+
+# Train HSNet on the synthetic benchmark (CPU, a few minutes), test it on
+# classes it never saw, draw the episodes and the training curves, and
+# compare with the baselines.
+demo: $(STAMP)
+	rm -rf $(DEMO_DIR)
+	OMP_NUM_THREADS=2 $(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
+	$(PY) tools/test.py $(DEMO_CONFIG) $$(ls $(DEMO_DIR)/best_mIoU_*.pth) \
+	    --work-dir $(DEMO_DIR) --show-dir $(DEMO_DIR)/vis --out $(DEMO_DIR)/results.json
+	$(PY) tools/analysis_tools/plot_curves.py $(DEMO_DIR) --out $(DEMO_DIR)/curves.png
+	$(PY) tools/analysis_tools/few_shot_baselines.py $(DEMO_CONFIG) \
+	    $$(ls $(DEMO_DIR)/best_mIoU_*.pth) --out $(DEMO_DIR)/baselines.json
+	@echo
+	@echo "Episode pictures: $(DEMO_DIR)/vis/  curves: $(DEMO_DIR)/curves.png"
+	@echo "Per-episode results: $(DEMO_DIR)/results.json  checkpoint: $$(ls $(DEMO_DIR)/best_mIoU_*.pth)"
+
 test: lint
 	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
 

@@ -24,6 +24,7 @@ from typing import Dict, List
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import Evaluator
+from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.structures import PixelData
@@ -115,6 +116,8 @@ def main(argv=None) -> int:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
+    # the table below replaces the metric's per-variant logs
+    MMLogger.get_instance('few_shot_baselines', log_level='WARNING')
     try:
         table = evaluate_all(cfg, args.checkpoint, args.seed)
     except (FileNotFoundError, ValueError) as err:
