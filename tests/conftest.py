@@ -24,3 +24,31 @@ def require_reference(*relative: str) -> Path:
 def reference_dir() -> Path:
     """The official reference folder; skips the test when it is absent."""
     return require_reference()
+
+
+def tiny_hsnet_cfg(frozen: bool = True, output_size: str = 'input') -> dict:
+    """A tiny HSNet (ResNet-18 with 8 base channels, small 4D encoder)."""
+    return dict(
+        type='HSNet',
+        data_preprocessor=dict(type='EpisodeDataPreProcessor'),
+        backbone=dict(
+            type='HSNetResNet',
+            depth=18,
+            stem_channels=8,
+            base_channels=8,
+            frozen=frozen,
+            init_cfg=None),
+        neck=dict(type='HypercorrelationNeck', mask_support=True),
+        encoder=dict(
+            type='CenterPivot4DEncoder',
+            in_channels=(2, 2, 2),
+            squeeze_channels=(4, 8, 16),
+            mix_channels=(16, 16, 16)),
+        decode_head=dict(
+            type='ContextDecodeHead',
+            in_channels=16,
+            channels=8,
+            hidden_channels=(16, 8),
+            loss_decode=dict(
+                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        test_cfg=dict(output_size=output_size))

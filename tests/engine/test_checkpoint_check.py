@@ -5,28 +5,9 @@ from mmengine.config import Config
 
 from hsnet_mm.engine import (CheckpointMismatchError, check_checkpoint,
                              compare_state_dicts, load_state_dict)
+from tests.conftest import tiny_hsnet_cfg
 
-MODEL = dict(
-    type='HSNet',
-    data_preprocessor=dict(type='EpisodeDataPreProcessor'),
-    backbone=dict(
-        type='HSNetResNet',
-        depth=18,
-        stem_channels=8,
-        base_channels=8,
-        init_cfg=None),
-    neck=dict(type='HypercorrelationNeck'),
-    encoder=dict(
-        type='CenterPivot4DEncoder',
-        in_channels=(2, 2, 2),
-        squeeze_channels=(4, 8, 16),
-        mix_channels=(16, 16, 16)),
-    decode_head=dict(
-        type='ContextDecodeHead',
-        in_channels=16,
-        channels=8,
-        hidden_channels=(16, 8),
-        loss_decode=dict(type='CrossEntropyLoss')))
+MODEL = tiny_hsnet_cfg()
 
 
 @pytest.fixture(scope='module')

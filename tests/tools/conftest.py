@@ -17,6 +17,8 @@ from typing import Callable, Dict, List, Optional
 import pytest
 import torch
 
+from tests.conftest import tiny_hsnet_cfg
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: A tiny HSNet on synthetic 64 px episodes, inheriting the shipped runtime
@@ -26,32 +28,7 @@ _base_ = [
     '{repo}/configs/_base_/default_runtime.py',
     '{repo}/configs/_base_/schedules/hsnet_adam.py',
 ]
-model = dict(
-    type='HSNet',
-    data_preprocessor=dict(type='EpisodeDataPreProcessor'),
-    backbone=dict(
-        type='HSNetResNet',
-        depth=18,
-        stem_channels=8,
-        base_channels=8,
-        frozen=True,
-        init_cfg=None),
-    neck=dict(type='HypercorrelationNeck', mask_support=True),
-    encoder=dict(
-        type='CenterPivot4DEncoder',
-        in_channels=(2, 2, 2),
-        squeeze_channels=(4, 8, 16),
-        mix_channels=(16, 16, 16)),
-    decode_head=dict(
-        type='ContextDecodeHead',
-        in_channels=16,
-        channels=8,
-        hidden_channels=(16, 8),
-        num_classes=2,
-        align_corners=True,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    test_cfg=dict(output_size='input'))
+model = {model}
 pipeline = [
     dict(type='LoadEpisode'),
     dict(type='ResizeEpisode', scale=(64, 64)),
@@ -135,7 +112,8 @@ def run_tool() -> Callable[..., subprocess.CompletedProcess]:
 def tiny_config(tmp_path_factory) -> Path:
     """The tiny config file (its own folder, named ``tiny_hsnet.py``)."""
     path = tmp_path_factory.mktemp('cfg') / 'tiny_hsnet.py'
-    path.write_text(TINY_CONFIG.format(repo=REPO_ROOT))
+    path.write_text(
+        TINY_CONFIG.format(repo=REPO_ROOT, model=repr(tiny_hsnet_cfg())))
     return path
 
 

@@ -1,20 +1,34 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
-"""Helpers for a frozen feature extractor (shared by the HSNet backbones)."""
+"""A frozen feature extractor, shared by the HSNet backbones."""
 import torch.nn as nn
 
 
-def freeze_parameters(module: nn.Module) -> None:
-    """Turn off gradients of every parameter of ``module``."""
-    for param in module.parameters():
-        param.requires_grad = False
+class FrozenBackboneMixin:
+    """Freeze a backbone by config (``frozen=True``), as HSNet does.
 
-
-def keep_frozen_eval(module: nn.Module) -> None:
-    """Put ``module`` and all its children in eval mode.
-
-    A frozen backbone stays in eval mode even inside a model in train mode,
-    so BatchNorm always uses (and never updates) its running statistics, as
-    the official HSNet does.
+    A frozen backbone has no trainable parameters, builds no autograd graph
+    (subclasses run their forward under
+    ``torch.set_grad_enabled(... and not self.frozen)``) and stays in eval
+    mode even inside a model in train mode, so BatchNorm always uses (and
+    never updates) its running statistics.
     """
-    for child in module.modules():
-        child.training = False
+    frozen: bool = False
+
+    def _set_frozen(self, frozen: bool) -> None:
+        """Record ``frozen`` and, if set, freeze parameters and modes."""
+        self.frozen = frozen
+        if frozen:
+            for param in self.parameters():
+                param.requires_grad = False
+            self._keep_eval()
+
+    def _keep_eval(self) -> None:
+        for child in self.modules():
+            child.training = False
+
+    def train(self, mode: bool = True) -> nn.Module:
+        """Set train mode; a frozen backbone always stays in eval mode."""
+        super().train(mode)
+        if self.frozen:
+            self._keep_eval()
+        return self

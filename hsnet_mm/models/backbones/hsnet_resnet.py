@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from mmseg.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
 from mmseg.registry import MODELS
 
-from .frozen import freeze_parameters, keep_frozen_eval
+from .frozen import FrozenBackboneMixin
 
 
 def residual_sum_pre_relu(block: torch.nn.Module,
@@ -47,7 +47,7 @@ def residual_sum_pre_relu(block: torch.nn.Module,
 
 
 @MODELS.register_module()
-class HSNetResNet(ResNet):
+class HSNetResNet(FrozenBackboneMixin, ResNet):
     """mmseg ResNet returning HSNet's multi-layer features.
 
     Output: a tuple with one entry per tapped stage, shallow to deep; each
@@ -85,10 +85,7 @@ class HSNetResNet(ResNet):
         kwargs.setdefault('out_indices', tuple(tap_stages))
         super().__init__(depth=depth, **kwargs)
         self.tap_stages = tuple(sorted(tap_stages))
-        self.frozen = frozen
-        if frozen:
-            freeze_parameters(self)
-            keep_frozen_eval(self)
+        self._set_frozen(frozen)
 
     def forward(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], ...]:
         """Extract the tapped features.
@@ -115,10 +112,3 @@ class HSNetResNet(ResNet):
                 if i in self.tap_stages:
                     groups.append(taps)
         return tuple(groups)
-
-    def train(self, mode: bool = True) -> 'HSNetResNet':
-        """Set train mode; a frozen backbone always stays in eval mode."""
-        super().train(mode)
-        if self.frozen:
-            keep_frozen_eval(self)
-        return self

@@ -16,7 +16,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-from .frozen import freeze_parameters, keep_frozen_eval
+from .frozen import FrozenBackboneMixin
 
 # torchvision's VGG layer lists ('M' = max pool).
 VGG_ARCHS = {
@@ -31,7 +31,7 @@ VGG_ARCHS = {
 
 
 @MODELS.register_module()
-class HSNetVGG(BaseModule):
+class HSNetVGG(FrozenBackboneMixin, BaseModule):
     """VGG (no BatchNorm) whose ``features`` indices match torchvision's.
 
     Output: a tuple with one entry per tap group (shallow to deep), each the
@@ -80,10 +80,7 @@ class HSNetVGG(BaseModule):
                              f'features (0..{len(layers) - 1}), got '
                              f'{tap_groups}')
         self.tap_groups = tuple(tuple(g) for g in tap_groups)
-        self.frozen = frozen
-        if frozen:
-            freeze_parameters(self)
-            keep_frozen_eval(self)
+        self._set_frozen(frozen)
 
     def forward(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], ...]:
         """Extract the tapped features.
@@ -110,10 +107,3 @@ class HSNetVGG(BaseModule):
                 if i == last:
                     break
         return tuple(groups)
-
-    def train(self, mode: bool = True) -> 'HSNetVGG':
-        """Set train mode; a frozen backbone always stays in eval mode."""
-        super().train(mode)
-        if self.frozen:
-            keep_frozen_eval(self)
-        return self

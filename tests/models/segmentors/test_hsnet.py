@@ -7,37 +7,14 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import hsnet_mm  # noqa: F401
-
-
-def tiny_cfg(frozen=True, output_size='input'):
-    return dict(
-        type='HSNet',
-        data_preprocessor=dict(type='EpisodeDataPreProcessor'),
-        backbone=dict(
-            type='HSNetResNet',
-            depth=18,
-            stem_channels=8,
-            base_channels=8,
-            frozen=frozen),
-        neck=dict(type='HypercorrelationNeck'),
-        encoder=dict(
-            type='CenterPivot4DEncoder',
-            in_channels=(2, 2, 2),
-            squeeze_channels=(4, 8, 8),
-            mix_channels=(8, 8, 8)),
-        decode_head=dict(
-            type='ContextDecodeHead',
-            in_channels=8,
-            channels=4,
-            hidden_channels=(8, 4)),
-        test_cfg=dict(output_size=output_size))
+from tests.conftest import tiny_hsnet_cfg
 
 
 @pytest.fixture
 def model():
     init_default_scope('mmseg')
     torch.manual_seed(0)
-    return MODELS.build(tiny_cfg()).eval()
+    return MODELS.build(tiny_hsnet_cfg()).eval()
 
 
 def episode(b=2, k=1, h=64, w=64):
@@ -89,7 +66,7 @@ def test_changing_sizes_and_mask_dtypes(model):
 
 def test_gradients_reach_learner_not_backbone():
     init_default_scope('mmseg')
-    model = MODELS.build(tiny_cfg()).train()
+    model = MODELS.build(tiny_hsnet_cfg()).train()
     batch = model.data_preprocessor(packed_batch(), True)
     losses = model(**batch, mode='loss')
     assert set(losses) == {'decode.loss_ce', 'decode.acc_seg'}
@@ -103,7 +80,7 @@ def test_gradients_reach_learner_not_backbone():
 def test_kshot_loss_is_mean_of_shot_losses():
     init_default_scope('mmseg')
     torch.manual_seed(1)
-    model = MODELS.build(tiny_cfg()).eval()
+    model = MODELS.build(tiny_hsnet_cfg()).eval()
     batch = model.data_preprocessor(packed_batch(b=1, k=2), False)
     inputs, samples = batch['inputs'], batch['data_samples']
     total = model.loss(inputs, samples)['decode.loss_ce']
@@ -118,7 +95,7 @@ def test_kshot_loss_is_mean_of_shot_losses():
 
 def test_predict_mode_and_output_sizes():
     init_default_scope('mmseg')
-    model = MODELS.build(tiny_cfg()).eval()
+    model = MODELS.build(tiny_hsnet_cfg()).eval()
     batch = model.data_preprocessor(packed_batch(b=2, k=3), False)
     out = model(**batch, mode='predict')
     assert out[0].pred_sem_seg.shape == (64, 64)
@@ -129,7 +106,7 @@ def test_predict_mode_and_output_sizes():
     from hsnet_mm.models.layers import vote_kshot
     assert torch.equal(out[1].pred_sem_seg.data[0], vote_kshot(tensor)[1])
 
-    original = MODELS.build(tiny_cfg(output_size='original')).eval()
+    original = MODELS.build(tiny_hsnet_cfg(output_size='original')).eval()
     original.load_state_dict(model.state_dict())
     batch = original.data_preprocessor(
         packed_batch(b=2, k=1, gt_size=(50, 70)), False)
@@ -150,7 +127,7 @@ def test_bad_episodes(model):
     with pytest.raises(ValueError, match='batch sizes differ'):
         model.encode_decode_episode(q[:1], s, m)
     with pytest.raises(ValueError, match='output_size'):
-        MODELS.build(tiny_cfg(output_size='orig'))
+        MODELS.build(tiny_hsnet_cfg(output_size='orig'))
 
 
 def test_data_preprocessor(model):
