@@ -29,7 +29,7 @@ if __name__ == '__main__':
         'Segmentation) as OpenMMLab / mmsegmentation components',
         long_description=open(osp.join(HERE, 'README.md')).read(),
         long_description_content_type='text/markdown',
-        license='Apache License 2.0',
+        license='Apache-2.0',
         python_requires='>=3.8',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         include_package_data=True,
@@ -40,7 +40,6 @@ if __name__ == '__main__':
             'mim': parse_requirements('mminstall.txt'),
         },
         classifiers=[
-            'License :: OSI Approved :: Apache Software License',
             'Programming Language :: Python :: 3',
             'Topic :: Scientific/Engineering :: Artificial Intelligence',
         ],

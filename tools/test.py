@@ -18,7 +18,9 @@ import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
+from mmseg.registry import DATASETS
 
 import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
 from hsnet_mm.engine import CheckpointMismatchError, check_checkpoint
@@ -107,6 +109,14 @@ def main():
 
     if args.shot is not None:
         cfg.test_dataloader.dataset.shot = args.shot
+    # an impossible episode set (missing data, a shot count larger than a
+    # class's images allow...) fails here, before the Runner writes a file
+    try:
+        with DefaultScope.overwrite_default_scope(
+                cfg.get('default_scope', 'mmseg')):
+            DATASETS.build(cfg.test_dataloader.dataset)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        sys.exit(f'error: test dataset: {err}')
     if args.out is not None:
         set_output_file(cfg, args.out)
     if args.show_dir is not None:

@@ -117,3 +117,23 @@ def test_out_must_be_json(tiny_config, trained, run_tool, tmp_path):
     ])
     assert proc.returncode == 2
     assert '--out must be a .json file' in proc.stderr
+
+
+def test_too_many_shots_writes_nothing(tiny_config, trained, run_tool,
+                                       tmp_path):
+    """The tiny config's classes have 4 images: 5 shots need 6."""
+    checkpoint = sorted(trained.glob('epoch_*.pth'))[-1]
+    out_dir = tmp_path / 'out'
+    proc = run_tool([
+        'tools/test.py',
+        str(tiny_config),
+        str(checkpoint), '--shot', '5', '--work-dir',
+        str(out_dir / 'work_dir'), '--out',
+        str(out_dir / 'out.json'), '--show-dir',
+        str(out_dir / 'vis')
+    ])
+    assert proc.returncode != 0
+    assert 'error: test dataset' in proc.stderr
+    assert '5-shot episodes need at least 6' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert not out_dir.exists()
