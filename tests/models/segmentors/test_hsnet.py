@@ -148,3 +148,12 @@ def test_data_preprocessor(model):
     bad['inputs']['support_imgs'][1] = torch.zeros(3, 3, 64, 64)
     with pytest.raises(ValueError, match='same image size and shot count'):
         model.data_preprocessor(bad, False)
+
+
+def test_query_encoded_once_for_all_shots(model):
+    calls = []
+    model.backbone.register_forward_hook(
+        lambda mod, args, out: calls.append(args[0].shape[0]))
+    q, s, m = episode(2, 3)
+    model.encode_decode_episode(q, s, m)
+    assert calls == [2, 6]  # the 2 queries once, then the 2 x 3 supports
