@@ -25,8 +25,9 @@ from mmseg.registry import DATASETS
 import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
 from hsnet_mm.engine import CheckpointMismatchError, check_checkpoint
 from hsnet_mm.evaluation import format_summary
-from hsnet_mm.utils import (init_cpu_dist_if_needed, register_safe_globals,
-                            setup_cfg_for_launcher)
+from hsnet_mm.utils import (drop_persistent_workers_without_workers,
+                            init_cpu_dist_if_needed, register_safe_globals,
+                            setup_cfg_for_launcher, use_original_size_protocol)
 
 
 def parse_args():
@@ -46,6 +47,11 @@ def parse_args():
         '--shot',
         type=int,
         help='number of support images K (default: the config\'s)')
+    parser.add_argument(
+        '--original-size',
+        action='store_true',
+        help='evaluate at the original query size (the official '
+        '--use_original_imgsize protocol) instead of the network input size')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -109,6 +115,9 @@ def main():
 
     if args.shot is not None:
         cfg.test_dataloader.dataset.shot = args.shot
+    if args.original_size:
+        use_original_size_protocol(cfg)
+    drop_persistent_workers_without_workers(cfg)
     # an impossible episode set (missing data, a shot count larger than a
     # class's images allow...) fails here, before the Runner writes a file
     try:
@@ -132,16 +141,20 @@ def main():
     if cfg.default_hooks.get('logger') is not None:
         cfg.default_hooks.logger.interval = sys.maxsize
 
-    init_cpu_dist_if_needed(args.launcher)
+    init_cpu_dist_if_needed(
+        args.launcher,
+        cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout'))
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
 
     if is_main_process():
         dataset = runner.test_dataloader.dataset
+        # datasets without folds (FSS-1000, folders) print no fold
+        folds = getattr(dataset, 'num_folds', getattr(dataset, 'NUM_FOLDS', 1))
         print(
-            format_summary(metrics, len(dataset),
-                           getattr(dataset, 'shot', None),
-                           dataset.metainfo.get('fold')),
+            format_summary(
+                metrics, len(dataset), getattr(dataset, 'shot', None),
+                dataset.metainfo.get('fold') if folds > 1 else None),
             flush=True)
 
 

@@ -22,8 +22,10 @@ from mmseg.registry import RUNNERS
 
 import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
 import hsnet_mm.engine  # noqa: F401  (registers hooks and optim wrappers)
-from hsnet_mm.utils import (init_cpu_dist_if_needed, register_safe_globals,
-                            setup_cfg_for_launcher)
+from hsnet_mm.utils import (apply_global_batch_size,
+                            drop_persistent_workers_without_workers,
+                            init_cpu_dist_if_needed, launcher_world_size,
+                            register_safe_globals, setup_cfg_for_launcher)
 
 
 def parse_args():
@@ -109,13 +111,25 @@ def main():
 
     if args.amp:
         enable_amp(cfg)
+    # the paper's total batch, whatever the number of processes
+    per_process = apply_global_batch_size(cfg,
+                                          launcher_world_size(args.launcher))
+    if per_process is not None:
+        print(
+            f'global batch {cfg.global_batch_size} = '
+            f'{launcher_world_size(args.launcher)} process(es) x '
+            f'{per_process} episodes',
+            flush=True)
+    drop_persistent_workers_without_workers(cfg)
     cfg.resume = args.resume
 
     # torch >= 2.6 loads with weights_only=True: allow-list Runner objects
     register_safe_globals()
     # a CPU `pytorch` launch starts gloo itself (mmengine would call
     # torch.cuda.set_device); the Runner then skips its own init_dist
-    init_cpu_dist_if_needed(args.launcher)
+    init_cpu_dist_if_needed(
+        args.launcher,
+        cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout'))
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

@@ -12,7 +12,8 @@ env_cfg = dict(
 )
 vis_backends = [
     dict(type='LocalVisBackend'),
-    # TensorBoard: uncomment (needs `pip install tensorboard`), then
+    # TensorBoard (installed by `make`; elsewhere `pip install tensorboard`):
+    # uncomment, then
     # `tensorboard --logdir work_dirs`.
     # dict(type='TensorboardVisBackend'),
 ]

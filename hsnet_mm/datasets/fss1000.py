@@ -63,6 +63,12 @@ class FSS1000Dataset(EpisodicDataset):
                  *,
                  split_dir: str = 'splits/fss',
                  **kwargs) -> None:
+        for step in kwargs.get('pipeline', ()):
+            if isinstance(step, dict) and step.get('keep_query_gt_original'):
+                raise ValueError(
+                    'FSS1000Dataset has no original-size protocol: the '
+                    'official code always resizes the FSS query mask, so '
+                    'ResizeEpisode(keep_query_gt_original=True) is refused')
         super().__init__(data_root, split_dir=split_dir, **kwargs)
 
     def _list_path(self, split: str) -> str:

@@ -2,13 +2,18 @@
 from .checkpoint import (load_checkpoint_file, register_safe_globals,
                          safe_globals_for_runner_checkpoints)
 from .collect_env import collect_env
+from .config import (apply_global_batch_size,
+                     drop_persistent_workers_without_workers,
+                     launcher_world_size, use_original_size_protocol)
 from .dist import (cpu_model_wrapper_cfg, init_cpu_dist_if_needed,
                    setup_cfg_for_launcher)
 from .fileio import atomic_dump_json, atomic_write_bytes, atomic_write_text
 
 __all__ = [
-    'atomic_dump_json', 'atomic_write_bytes', 'atomic_write_text',
-    'collect_env', 'cpu_model_wrapper_cfg', 'init_cpu_dist_if_needed',
-    'load_checkpoint_file', 'register_safe_globals',
-    'safe_globals_for_runner_checkpoints', 'setup_cfg_for_launcher'
+    'apply_global_batch_size', 'drop_persistent_workers_without_workers',
+    'launcher_world_size', 'use_original_size_protocol', 'atomic_dump_json',
+    'atomic_write_bytes', 'atomic_write_text', 'collect_env',
+    'cpu_model_wrapper_cfg', 'init_cpu_dist_if_needed', 'load_checkpoint_file',
+    'register_safe_globals', 'safe_globals_for_runner_checkpoints',
+    'setup_cfg_for_launcher'
 ]

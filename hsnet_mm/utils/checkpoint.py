@@ -183,7 +183,13 @@ def load_checkpoint_file(path: Union[str, os.PathLike],
         raise ValueError(f'{path} is not a torch checkpoint: neither a zip '
                          'archive (torch.save) nor a pickle')
     register_safe_globals()
-    kwargs = dict(weights_only=False) if trusted else {}
+    if trusted:
+        kwargs = dict(weights_only=False)
+    elif hasattr(torch.serialization, 'add_safe_globals'):
+        # torch 2.4/2.5 offer allow-listing but still default to unsafe
+        kwargs = dict(weights_only=True)
+    else:  # torch < 2.4 cannot allow-list mmengine's classes
+        kwargs = {}
     try:
         ckpt = torch.load(path, map_location='cpu', **kwargs)
     except pickle.UnpicklingError as e:

@@ -110,3 +110,15 @@ def test_bad_inputs(fss_root, tmp_path):
         (root / 'fox' / f'{n}.jpg').unlink()
     with pytest.raises(ValueError, match=r'class 760 \(fox\) has 2'):
         FSS1000Dataset(str(root), mode='test', shot=2)
+
+
+def test_original_size_protocol_refused(fss_root):
+    from mmseg.registry import DATASETS
+    pipeline = [dict(type='ResizeEpisode', keep_query_gt_original=True)]
+    with pytest.raises(ValueError, match='no original-size protocol'):
+        DATASETS.build(
+            dict(
+                type='FSS1000Dataset',
+                data_root=str(fss_root),
+                mode='test',
+                pipeline=pipeline))

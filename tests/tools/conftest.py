@@ -55,7 +55,7 @@ test_dataloader = dict(
     batch_size=2,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(dataset, mode='test', num_episodes=10))
+    dataset=dict(dataset, mode='test', num_episodes=11))
 val_evaluator = dict(type='FewShotMetric')
 test_evaluator = val_evaluator
 train_cfg = dict(max_epochs=2)

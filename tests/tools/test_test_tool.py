@@ -31,17 +31,17 @@ def test_summary_out_and_show_dir(tiny_config, calibrated_checkpoint, run_tool,
         ]))
     match = SUMMARY.match(last_line(stdout))
     assert match, last_line(stdout)
-    assert match.groups()[2:] == ('10', '2', '0')
-    assert re.search(r'\] 10/10, [\d.]+ task/s', stdout)  # the progress bar
+    assert match.groups()[2:] == ('11', '2', '0')
+    assert re.search(r'\] 11/11, [\d.]+ task/s', stdout)  # the progress bar
     assert 'Iter(test) [1/' not in stdout  # no log lines through the bar
 
     # --out: per-episode records a user can re-score to the same numbers
     metrics = rescore_episodes(out_file)
-    assert format_summary(metrics, 10, 2, 0) == last_line(stdout)
+    assert format_summary(metrics, 11, 2, 0) == last_line(stdout)
     assert 0 < metrics['mIoU'] < 100  # calibrated: not a trivial prediction
     data = json.loads(out_file.read_text())
     episodes = data['episodes']
-    assert [e['episode_idx'] for e in episodes] == list(range(10))
+    assert [e['episode_idx'] for e in episodes] == list(range(11))
     for e in episodes:
         assert len(e['support_names']) == 2 and e['shot'] == 2
         assert e['query_name'] not in e['support_names']
@@ -50,7 +50,7 @@ def test_summary_out_and_show_dir(tiny_config, calibrated_checkpoint, run_tool,
     # --show-dir: one PNG per episode: 2 supports, prediction, ground truth
     pngs = sorted(show_dir.glob('*.png'))
     assert [p.name
-            for p in pngs] == [f'episode_{i:05d}.png' for i in range(10)]
+            for p in pngs] == [f'episode_{i:05d}.png' for i in range(11)]
     img = cv2.imread(str(pngs[0]))
     assert img is not None and img.shape[1] >= 4 * 64
     assert img.shape[0] >= 64

@@ -19,10 +19,11 @@ Example::
 """
 import argparse
 import sys
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.dataset import pseudo_collate
 from mmengine.evaluator import Evaluator
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
@@ -47,15 +48,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def other_class_order(class_ids: List[int]) -> List[int]:
-    """A rotation of the batch that gives each episode another class."""
-    n = len(class_ids)
-    for shift in range(1, n):
-        order = [(i + shift) % n for i in range(n)]
-        if all(class_ids[i] != class_ids[j] for i, j in enumerate(order)):
-            return order
-    raise ValueError('a batch needs episodes of at least two classes; raise '
-                     'test_dataloader.batch_size')
+def other_class_order(class_ids: List[int],
+                      pool_ids: List[int] = None) -> List[int]:
+    """For each episode, the index of a pool episode of another class.
+
+    The pool is the batch itself followed by spare episodes (so a batch of
+    one episode works too); the nearest next pool entry of another class is
+    taken.
+    """
+    pool_ids = list(class_ids) if pool_ids is None else pool_ids
+    order = []
+    for i, c in enumerate(class_ids):
+        j = next((k % len(pool_ids) for k in range(i + 1, i + len(pool_ids))
+                  if pool_ids[k % len(pool_ids)] != c), None)
+        if j is None:
+            raise ValueError('supports of another class need episodes of at '
+                             'least two classes')
+        order.append(j)
+    return order
 
 
 def constant_predictions(samples, value: int):
@@ -67,6 +77,19 @@ def constant_predictions(samples, value: int):
         ds.pred_sem_seg = PixelData(data=torch.full_like(gt, value))
         out.append(ds)
     return out
+
+
+def spare_episodes(dataset, preprocess) -> Tuple[dict, List[int]]:
+    """Two episodes of two classes: supports for a batch of one class."""
+    ids = [dataset.get_data_info(0)['class_id']]
+    other = next((j for j in range(1, len(dataset))
+                  if dataset.get_data_info(j)['class_id'] != ids[0]), None)
+    if other is None:
+        raise ValueError('supports of another class need episodes of at '
+                         'least two classes')
+    ids.append(dataset.get_data_info(other)['class_id'])
+    data = preprocess(pseudo_collate([dataset[0], dataset[other]]), False)
+    return data['inputs'], ids
 
 
 @torch.no_grad()
@@ -83,13 +106,15 @@ def evaluate_all(cfg: Config, checkpoint: str,
     for name in VARIANTS:
         evaluators[name] = Evaluator(dict(type='FewShotMetric'))
         evaluators[name].dataset_meta = loader.dataset.metainfo
+    spare, spare_ids = spare_episodes(loader.dataset, model.data_preprocessor)
     for batch in loader:
         data = model.data_preprocessor(batch, False)
         inputs, samples = data['inputs'], data['data_samples']
-        order = other_class_order([ds.metainfo['class_id'] for ds in samples])
+        ids = [ds.metainfo['class_id'] for ds in samples]
+        order = other_class_order(ids, ids + spare_ids)
         swapped = dict(inputs)
         for key in ('support_imgs', 'support_masks'):
-            swapped[key] = inputs[key][order]
+            swapped[key] = torch.cat([inputs[key], spare[key]])[order]
         results = {
             'model':
             model.predict(inputs, [ds.clone() for ds in samples]),

@@ -103,10 +103,27 @@ def build_tasks(ann_file: str, subdir: str) -> List[tuple]:
              anns[img['id']]) for img in coco['images'] if img['id'] in anns]
 
 
-def write_lists(split_dir: str, split: str, counts: Dict[str, Dict[int, int]],
-                min_pixels: int) -> None:
-    """Write ``{split}/fold{0..3}.json`` from per-image class counts."""
+def write_lists(split_dir: str,
+                split: str,
+                counts: Dict[str, Dict[int, int]],
+                min_pixels: int,
+                overwrite: bool = False) -> None:
+    """Write ``{split}/fold{0..3}.json`` from per-image class counts.
+
+    Existing list files (``.json`` or ``.pkl``, e.g. the official lists
+    copied there) are kept unless ``overwrite``: those folds are skipped,
+    said so.
+    """
     for fold in range(4):
+        existing = [
+            osp.join(split_dir, split, f'fold{fold}.{ext}')
+            for ext in ('json', 'pkl')
+        ]
+        existing = [p for p in existing if osp.exists(p)]
+        if existing and not overwrite:
+            print(f'{existing[0]} exists: kept (--overwrite-lists replaces '
+                  'it)')
+            continue
         test = set(range(fold, 80, 4))
         lists = {str(c): [] for c in range(80)}
         for rel in sorted(counts):
@@ -144,6 +161,11 @@ def parse_args() -> argparse.Namespace:
         default=1,
         help='pixels a class needs to list an image under it')
     parser.add_argument(
+        '--overwrite-lists',
+        action='store_true',
+        help='replace existing split lists (kept by default, e.g. the '
+        'official ones)')
+    parser.add_argument(
         '--nproc',
         type=int,
         default=os.cpu_count() or 1,
@@ -165,7 +187,8 @@ def main() -> None:
         tasks = build_tasks(ann_file, subdir)
         results = run_parallel(
             partial(render_one, out_root=out_root), tasks, args.nproc, subdir)
-        write_lists(split_dir, SPLITS[subdir], dict(results), args.min_pixels)
+        write_lists(split_dir, SPLITS[subdir], dict(results), args.min_pixels,
+                    args.overwrite_lists)
         print(f'{subdir}: {len(results)} masks in {out_root}/{subdir}, lists '
               f'in {split_dir}/{SPLITS[subdir]}')
 

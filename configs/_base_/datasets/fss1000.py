@@ -6,7 +6,7 @@ _base_ = './pascal5i.py'
 dataset_type = 'FSS1000Dataset'
 data_root = 'data/FSS-1000'
 split_dir = 'splits/fss'
-# 4 GPUs x 5 episodes = the official batch of 20
+# the official batch of 20 (global_batch_size, from pascal5i.py)
 train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split_dir=split_dir))
 val_dataloader = dict(

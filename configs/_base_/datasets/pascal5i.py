@@ -12,9 +12,11 @@ pipeline = [
     dict(type='ResizeEpisode', scale=img_scale),
     dict(type='PackEpisodeInputs'),
 ]
-# 4 GPUs x 5 episodes = the official batch of 20 (on 1 GPU: batch_size=20)
+# HSNet's total batch: tools/train.py splits it over the processes
+# (1 GPU x 20, 4 GPUs x 5); None keeps train_dataloader.batch_size per GPU.
+global_batch_size = 20
 train_dataloader = dict(
-    batch_size=5,
+    batch_size=20,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='EpisodicSampler', shuffle=True),

@@ -18,7 +18,8 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='EpisodicSampler', shuffle=True),
     dataset=dict(**common, shot=1, mode='train', pipeline=pipeline))
-# val and test see the fold's unseen classes, with different episodes
+# val and test see the fold's unseen classes; validation (which picks the
+# best checkpoint) renders its own images (seed=1), test the usual ones
 val_dataloader = dict(
     batch_size=8,
     num_workers=1,
@@ -26,6 +27,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         **common,
+        seed=1,
         shot=1,
         mode='val',
         num_episodes=120,

@@ -97,6 +97,8 @@ def test_convert_and_resume(tmp_path, run_tool, snapshot):
     assert np.array_equal(_read(ann / 'train2014/COCO_train2014_b.png'), b)
     assert snapshot(root / 'splits') == before
     run_tool(TOOL, root, '--nproc', 1, '--min-pixels', 5)
+    assert snapshot(root / 'splits') == before  # existing lists are kept
+    run_tool(TOOL, root, '--nproc', 1, '--min-pixels', 5, '--overwrite-lists')
     trn1 = read_coco_split(str(lists / 'trn/fold1.json'))
     assert trn1[0] == [] and trn1[79] == []  # 4-pixel objects dropped
 

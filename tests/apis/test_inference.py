@@ -1,0 +1,42 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+import pytest
+import torch
+from mmengine.config import Config
+
+import hsnet_mm  # noqa: F401
+from hsnet_mm.apis import init_model
+from hsnet_mm.engine import CheckpointMismatchError
+from tests.conftest import tiny_hsnet_cfg
+
+
+def config():
+    return Config(dict(model=tiny_hsnet_cfg(), default_scope='mmseg'))
+
+
+def test_init_model_with_and_without_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    fresh = init_model(config())
+    assert not fresh.training and fresh.cfg.model.type == 'HSNet'
+    path = tmp_path / 'ckpt.pth'
+    torch.save(dict(state_dict=fresh.state_dict(), meta={}), path)
+    torch.manual_seed(1)
+    loaded = init_model(config(), str(path))
+    for key, value in fresh.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
+    q, s, m = (torch.randn(1, 3, 64,
+                           64), torch.randn(1, 1, 3, 64,
+                                            64), torch.ones(1, 1, 64, 64))
+    torch.testing.assert_close(
+        loaded.encode_decode_episode(q, s, m),
+        fresh.encode_decode_episode(q, s, m))
+
+
+def test_init_model_refuses_bad_checkpoints(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        init_model(config(), str(tmp_path / 'missing.pth'))
+    path = tmp_path / 'other.pth'
+    state = init_model(config()).state_dict()
+    state.pop('decode_head.conv_seg.bias')
+    torch.save(dict(state_dict=state), path)
+    with pytest.raises(CheckpointMismatchError, match='conv_seg.bias'):
+        init_model(config(), str(path))
