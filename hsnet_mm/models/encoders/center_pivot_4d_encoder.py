@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-from ..layers import build_conv4d
 
 
 def resize_query_dims(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -63,7 +62,13 @@ def make_conv4d_block(in_channels: int, out_channels: Sequence[int],
     layers: List[nn.Module] = []
     for out_ch, k, s in zip(out_channels, kernel_sizes, support_strides):
         layers += [
-            build_conv4d(conv4d_cfg, in_channels, out_ch, k, s),
+            MODELS.build(
+                dict(
+                    conv4d_cfg,
+                    in_channels=in_channels,
+                    out_channels=out_ch,
+                    kernel_size=k,
+                    support_stride=s)),
             nn.GroupNorm(num_groups, out_ch),
             nn.ReLU(inplace=True)
         ]
@@ -97,9 +102,10 @@ class CenterPivot4DEncoder(BaseModule):
         mix_kernels (Sequence[int]): their kernel sizes (stride 1).
             Defaults to (3, 3, 3).
         num_groups (int): GroupNorm groups. Defaults to 4.
-        conv4d_cfg (dict): the 4D conv, see
-            :func:`~hsnet_mm.models.layers.build_conv4d`. Defaults to
-            ``dict(type='CenterPivotConv4d')``.
+        conv4d_cfg (dict): the 4D conv, a type registered in mmseg's
+            ``MODELS`` taking ``(in_channels, out_channels, kernel_size,
+            support_stride)``; other keys go to its constructor. Defaults
+            to ``dict(type='CenterPivotConv4d')``.
         init_cfg (dict, optional): Defaults to None (PyTorch's default
             init, as the official).
     """

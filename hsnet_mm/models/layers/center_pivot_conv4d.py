@@ -22,14 +22,20 @@ Known differences from the official layer (both official bugs, fixed):
   subsampled with a plain strided slice on every call.
 - Pruning depends only on the support stride, not on a cached flag.
 """
-from typing import Dict, Type
-
 import torch
 import torch.nn as nn
+from mmseg.registry import MODELS
 
 
+@MODELS.register_module()
 class CenterPivotConv4d(nn.Module):
     """Center-pivot 4D convolution over (query, support) dims.
+
+    Registered in mmseg's ``MODELS`` as mmcv registers ``Conv2d``: the
+    encoder builds it from ``conv4d_cfg`` with
+    ``MODELS.build(dict(conv4d_cfg, in_channels=..., out_channels=...,
+    kernel_size=..., support_stride=...))``, so any other 4D conv with this
+    constructor signature, registered the same way, can replace it.
 
     Args:
         in_channels (int): input channels C_in.
@@ -107,41 +113,3 @@ class CenterPivotConv4d(nn.Module):
                 f'kernel_size={self.kernel_size}, '
                 f'support_stride={self.support_stride}')
 
-
-#: 4D conv implementations the encoder can be built with, by ``type`` name.
-#: Add a faster implementation beside the reference one with
-#: :func:`register_conv4d`.
-CONV4D_LAYERS: Dict[str, Type[nn.Module]] = {}
-
-
-def register_conv4d(cls: Type[nn.Module]) -> Type[nn.Module]:
-    """Register a 4D conv class under its name for :func:`build_conv4d`."""
-    CONV4D_LAYERS[cls.__name__] = cls
-    return cls
-
-
-register_conv4d(CenterPivotConv4d)
-
-
-def build_conv4d(cfg: dict, in_channels: int, out_channels: int,
-                 kernel_size: int, support_stride: int) -> nn.Module:
-    """Build a 4D conv from ``cfg`` (``dict(type=name, **extra_kwargs)``).
-
-    Args:
-        cfg (dict): ``type`` names a class of :data:`CONV4D_LAYERS`; other
-            keys are passed to its constructor.
-        in_channels (int): input channels.
-        out_channels (int): output channels.
-        kernel_size (int): odd kernel size.
-        support_stride (int): stride over the support dims.
-
-    Returns:
-        nn.Module: the layer.
-    """
-    cfg = dict(cfg)
-    name = cfg.pop('type')
-    if name not in CONV4D_LAYERS:
-        raise KeyError(f'unknown 4D conv type {name!r}; known: '
-                       f'{sorted(CONV4D_LAYERS)}')
-    return CONV4D_LAYERS[name](in_channels, out_channels, kernel_size,
-                               support_stride, **cfg)

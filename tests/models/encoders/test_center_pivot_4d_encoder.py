@@ -76,3 +76,31 @@ def test_errors():
         enc(bad)
     with pytest.raises(ValueError, match='squeeze_kernels'):
         CenterPivot4DEncoder((3, 6))
+
+
+def test_conv4d_cfg_builds_a_conv_registered_in_mmseg_models():
+    from mmseg.registry import MODELS
+
+    from hsnet_mm.models.layers import CenterPivotConv4d
+
+    @MODELS.register_module(force=True)
+    class CountingConv4d(CenterPivotConv4d):
+
+        def __init__(self, *args, tag: str = '', **kwargs):
+            super().__init__(*args, **kwargs)
+            self.tag = tag
+
+    try:
+        enc = CenterPivot4DEncoder(
+            (1, 2, 1),
+            squeeze_channels=(4, 8),
+            squeeze_kernels=((3, 3), (3, 3), (3, 3)),
+            squeeze_strides=((2, 2), (2, 2), (2, 2)),
+            mix_channels=(8, 8),
+            mix_kernels=(3, 3),
+            conv4d_cfg=dict(type='CountingConv4d', tag='mine'))
+        convs = [m for m in enc.modules() if isinstance(m, CountingConv4d)]
+        assert len(convs) == 3 * 2 + 2 * 2
+        assert {c.tag for c in convs} == {'mine'}
+    finally:
+        MODELS.module_dict.pop('CountingConv4d')

@@ -3,8 +3,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hsnet_mm.models.layers import (CONV4D_LAYERS, CenterPivotConv4d,
-                                    build_conv4d)
+from mmseg.registry import MODELS
+
+from hsnet_mm.models.layers import CenterPivotConv4d
 
 
 def brute_force_conv4d(x, conv, stride):
@@ -74,10 +75,22 @@ def test_bad_arguments():
         CenterPivotConv4d(1, 1, 3)(torch.randn(1, 1, 3, 3))
 
 
-def test_build_conv4d():
-    layer = build_conv4d(dict(type='CenterPivotConv4d'), 2, 4, 3, 2)
+def test_registered_in_mmseg_models():
+    layer = MODELS.build(
+        dict(
+            type='CenterPivotConv4d',
+            in_channels=2,
+            out_channels=4,
+            kernel_size=3,
+            support_stride=2))
     assert isinstance(layer, CenterPivotConv4d)
     assert layer.conv2.stride == (2, 2)
-    assert 'CenterPivotConv4d' in CONV4D_LAYERS
-    with pytest.raises(KeyError, match='unknown 4D conv'):
-        build_conv4d(dict(type='Nope'), 2, 4, 3, 2)
+    assert MODELS.get('CenterPivotConv4d') is CenterPivotConv4d
+    with pytest.raises(KeyError, match='Nope'):
+        MODELS.build(
+            dict(
+                type='Nope',
+                in_channels=2,
+                out_channels=4,
+                kernel_size=3,
+                support_stride=2))
