@@ -23,9 +23,9 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
 import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
-from hsnet_mm.engine import CheckpointMismatchError, check_checkpoint
 from hsnet_mm.evaluation import format_summary
-from hsnet_mm.utils import (drop_persistent_workers_without_workers,
+from hsnet_mm.utils import (CheckpointMismatchError, check_checkpoint,
+                            drop_persistent_workers_without_workers,
                             init_cpu_dist_if_needed, register_safe_globals,
                             setup_cfg_for_launcher, use_original_size_protocol)
 

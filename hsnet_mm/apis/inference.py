@@ -4,11 +4,8 @@ from typing import Optional, Union
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
-from mmseg.registry import MODELS
 
-from ..engine import (CheckpointMismatchError, compare_state_dicts,
-                      load_state_dict)
+from ..utils import build_model_skeleton, load_weights
 
 
 def init_model(config: Union[str, Config],
@@ -32,23 +29,18 @@ def init_model(config: Union[str, Config],
     Returns:
         nn.Module: the model, in eval mode, on ``device``; ``model.cfg``
         holds the config.
+
+    Raises:
+        FileNotFoundError: the checkpoint does not exist.
+        CheckpointMismatchError: its weights do not fit the model.
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    with DefaultScope.overwrite_default_scope(
-            cfg.get('default_scope', 'mmseg')):
-        model = MODELS.build(cfg.model)
+    model = build_model_skeleton(cfg)
     if checkpoint is None:
         model.init_weights()
     else:
-        state = load_state_dict(checkpoint)
-        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-        problems = compare_state_dicts(expected, state)
-        if problems:
-            raise CheckpointMismatchError(
-                f'checkpoint {checkpoint} does not match the model of the '
-                'config:\n  ' + '\n  '.join(problems))
-        model.load_state_dict(state, strict=True)
+        load_weights(model, checkpoint)
     model.cfg = cfg
     return model.to(device).eval()

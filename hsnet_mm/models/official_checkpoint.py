@@ -17,9 +17,11 @@ Official key -> ours:
 """
 import re
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 import torch
+
+from ..utils import check_state_dict
 
 #: Official prefixes of unused backbone heads, dropped by name.
 UNUSED_OFFICIAL_PREFIXES = ('backbone.fc.', 'backbone.classifier.')
@@ -64,9 +66,10 @@ def convert_official_state_dict(
     Args:
         state_dict (Mapping[str, Tensor]): official keys, with or without
             the ``module.`` prefix, fp16 or fp32.
-        expected (Mapping[str, tuple], optional): our model's key -> shape;
-            when given, missing keys, unexpected keys and shape mismatches
-            are refused (e.g. a ResNet-101 checkpoint for a ResNet-50 model).
+        expected (Mapping[str, tuple], optional): our model's key -> shape
+            (:func:`~hsnet_mm.utils.state_dict_shapes`); when given,
+            missing keys, unexpected keys and shape mismatches are refused
+            (e.g. a ResNet-101 checkpoint for a ResNet-50 model).
 
     Returns:
         tuple: the converted state dict and the official keys dropped by
@@ -74,7 +77,8 @@ def convert_official_state_dict(
 
     Raises:
         KeyError: unknown official keys.
-        ValueError: the result does not fit ``expected``.
+        CheckpointMismatchError: the result does not fit ``expected``
+            (a ``ValueError``).
     """
     converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     dropped, unknown = [], []
@@ -96,33 +100,11 @@ def convert_official_state_dict(
         raise KeyError(f'{len(unknown)} keys are not official HSNet keys, '
                        f'e.g. {unknown[:5]}')
     if expected is not None:
-        check_against(converted, expected)
+        check_state_dict(
+            expected,
+            converted,
+            'the converted official checkpoint',
+            hint='(wrong --backbone? The official key layouts of VGG16, '
+            'ResNet-50 and ResNet-101 differ.)')
     return converted, dropped
 
-
-def check_against(converted: Mapping[str, torch.Tensor],
-                  expected: Mapping[str, Tuple[int, ...]]) -> None:
-    """Refuse a converted dict that does not fit a model's keys/shapes."""
-    missing = [k for k in expected if k not in converted]
-    unexpected = [k for k in converted if k not in expected]
-    mismatched = [
-        (k, tuple(converted[k].shape), tuple(expected[k])) for k in converted
-        if k in expected and tuple(converted[k].shape) != tuple(expected[k])
-    ]
-    problems = []
-    if missing:
-        problems.append(f'{len(missing)} missing keys, e.g. {missing[:3]}')
-    if unexpected:
-        problems.append(
-            f'{len(unexpected)} unexpected keys, e.g. {unexpected[:3]}')
-    if mismatched:
-        problems.append(f'{len(mismatched)} shape mismatches (key, '
-                        f'checkpoint, model), e.g. {mismatched[:3]}')
-    if problems:
-        raise ValueError('the checkpoint does not fit the model (wrong '
-                         '--backbone?): ' + '; '.join(problems))
-
-
-def model_key_shapes(model: torch.nn.Module) -> Dict[str, Tuple[int, ...]]:
-    """Key -> shape of a model's state dict."""
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}

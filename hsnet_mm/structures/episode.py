@@ -5,9 +5,24 @@ A few-shot *episode* is a query image plus ``K`` support images with binary
 masks of one class. Datasets produce it, ``PackEpisodeInputs`` packs it, the
 data preprocessor batches and normalises it and ``HSNet`` reads it.
 
-Shape shorthand: ``B`` episodes in a batch, ``K`` shots, ``H, W`` the network
-input size (every image of an episode is resized to it), ``H0, W0`` the
-original query size.
+**Shape shorthand**, the one vocabulary of every docstring in hsnet-mm:
+
+- ``B``: episodes in a batch; ``K``: shots (support images) per episode.
+- ``N = B * K``: (query, support) pairs, shot-minor (pair ``b * K + k`` is
+  shot ``k`` of episode ``b``). It is the batch dim of everything between
+  the backbone and the decode head: the neck, the 4D encoder and the head
+  see N pairs, the segmentor folds them back into (B, K).
+- ``H, W``: the network input size (every image of an episode is resized to
+  it); ``H0, W0``: the original query size.
+- ``C``: channels (``C_l`` of feature layer ``l``).
+- ``L``: feature layers stacked in one pyramid level (``L_i`` of level
+  ``i``; levels are listed deepest first).
+- ``Hq, Wq`` and ``Hs, Ws``: the spatial size of a query and of a support
+  feature map, which are also the query and support dims of a 4D
+  correlation ``(N, L, Hq, Wq, Hs, Ws)``. Where a module has several
+  levels, they name the size at the level at hand; the encoder's output is
+  at the finest level's ``Hq, Wq`` and the decode head's logits are
+  ``(N, 2, 2 Hq, 2 Wq)``.
 
 **One packed episode** (output of ``PackEpisodeInputs``)::
 
@@ -58,6 +73,14 @@ import torch
 
 #: Label value of pixels that are neither class nor background.
 IGNORE_INDEX = 255
+
+#: A batch of episode tensors: ``query_img`` (B, 3, H, W), ``support_imgs``
+#: (B, K, 3, H, W), ``support_masks`` (B, K, H, W).
+EpisodeInputs = Dict[str, torch.Tensor]
+
+#: Backbone features grouped by pyramid level, shallow to deep: per level a
+#: sequence of L maps (N, C_l, H_i, W_i) of one spatial size.
+FeatureGroups = Sequence[Sequence[torch.Tensor]]
 
 #: Keys of the ``inputs`` dict of an episode (packed and batched alike).
 EPISODE_INPUT_KEYS = ('query_img', 'support_imgs', 'support_masks')

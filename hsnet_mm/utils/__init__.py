@@ -1,6 +1,9 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
-from .checkpoint import (load_checkpoint_file, register_safe_globals,
-                         safe_globals_for_runner_checkpoints)
+from .checkpoint import (CheckpointMismatchError, build_model_skeleton,
+                         check_checkpoint, check_state_dict,
+                         compare_state_dicts, load_checkpoint_file,
+                         load_state_dict, load_weights, save_checkpoint_file,
+                         state_dict_shapes)
 from .collect_env import collect_env
 from .config import (apply_global_batch_size,
                      drop_persistent_workers_without_workers,
@@ -8,8 +11,13 @@ from .config import (apply_global_batch_size,
 from .dist import (cpu_model_wrapper_cfg, init_cpu_dist_if_needed,
                    setup_cfg_for_launcher)
 from .fileio import atomic_dump_json, atomic_write_bytes, atomic_write_text
+from .safe_globals import (register_safe_globals,
+                           safe_globals_for_runner_checkpoints)
 
 __all__ = [
+    'CheckpointMismatchError', 'build_model_skeleton', 'check_checkpoint',
+    'check_state_dict', 'compare_state_dicts', 'load_state_dict',
+    'load_weights', 'save_checkpoint_file', 'state_dict_shapes',
     'apply_global_batch_size', 'drop_persistent_workers_without_workers',
     'launcher_world_size', 'use_original_size_protocol', 'atomic_dump_json',
     'atomic_write_bytes', 'atomic_write_text', 'collect_env',

@@ -1,150 +1,46 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
-"""Load mmengine Runner checkpoints under PyTorch's ``weights_only`` default.
+"""Checkpoints in one place: load, key shapes, compare, strict load, save.
 
-Since PyTorch 2.6 ``torch.load`` defaults to ``weights_only=True``, which
-unpickles only allow-listed globals, and mmengine 0.10.7 keeps the default. A
-Runner checkpoint holds more than tensors: its ``message_hub`` keeps
-``HistoryBuffer`` objects with NumPy arrays, and its ``meta`` NumPy scalars,
-so ``load_checkpoint`` and ``Runner.resume`` fail with ``UnpicklingError``.
-:func:`register_safe_globals` allow-lists exactly those classes.
+Every reader of weights goes through this module: ``tools/test.py`` (refuse
+a checkpoint that does not fit before a run starts), ``init_model`` (strict
+load), the official-checkpoint converter (compare a converted dict with the
+model, save atomically) and the tests.
 
-A pickled ``HistoryBuffer`` names its statistics methods as
-``getattr(HistoryBuffer, 'mean')``. Allow-listing ``builtins.getattr`` itself
-would let any file reach any attribute of any allowed class, so the name
-``builtins.getattr`` is bound to :func:`_history_buffer_getattr`, which only
-returns public methods of ``HistoryBuffer`` (PyTorch >= 2.6, which takes
-named globals; earlier versions load with ``weights_only=False`` by default).
+``Runner.load_checkpoint`` loads non-strictly: missing, unexpected and
+mis-shaped weights only produce a warning, and a test run would then score a
+partly random model. :func:`check_checkpoint` and :func:`load_weights` refuse
+such a checkpoint with the list of differences instead.
 """
+import io
 import os
 import pickle
+import re
 import zipfile
-from typing import Any, Callable, List, Tuple, Union
+from typing import Dict, List, Mapping, Tuple, Union
 
-import numpy as np
 import torch
-from torch import _weights_only_unpickler
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmseg.registry import MODELS
 
-_registered = False
+from .fileio import atomic_write_bytes
+from .safe_globals import register_safe_globals
 
+PathType = Union[str, os.PathLike]
+#: Key -> shape of a state dict.
+KeyShapes = Mapping[str, Tuple[int, ...]]
 
-def _numpy_multiarray() -> Any:
-    """NumPy's ``multiarray`` module (``numpy._core`` from NumPy 2)."""
-    try:
-        from numpy._core import multiarray
-    except ImportError:  # NumPy 1.x before 1.26
-        from numpy.core import multiarray
-    return multiarray
+#: How many keys of each kind an error message lists.
+MAX_LISTED = 8
 
-
-def _numpy_dtype_classes() -> List[type]:
-    """The classes of NumPy's dtype instances (``np.dtype[float64]``...).
-
-    Unpickling a dtype builds an instance of one of them.
-    """
-    classes = {type(np.dtype(code)) for code in np.typecodes['All']}
-    dtypes = getattr(np, 'dtypes', None)  # NumPy >= 1.25
-    for name in dir(dtypes) if dtypes is not None else ():
-        value = getattr(dtypes, name)
-        if isinstance(value, type) and issubclass(value, np.dtype):
-            classes.add(value)
-    # Object arrays could carry arbitrary objects: not needed, not allowed.
-    classes.discard(type(np.dtype(object)))
-    return sorted(classes, key=lambda c: c.__name__)
+#: mmengine's ``CheckpointLoader`` prefixes that are not local paths.
+REMOTE_PREFIXES = ('open-mmlab:', 'openmmlab:', 'mmcls:', 'mmpretrain:',
+                   'torchvision:', 'modelzoo:')
 
 
-def _history_buffer_getattr(obj: Any, name: str) -> Any:
-    """``getattr`` for unpickling: only public methods of HistoryBuffer.
-
-    Args:
-        obj (Any): Must be the ``HistoryBuffer`` class.
-        name (str): A public method name, e.g. 'mean'.
-
-    Returns:
-        Callable: ``getattr(HistoryBuffer, name)``.
-
-    Raises:
-        pickle.UnpicklingError: for any other object or attribute.
-    """
-    from mmengine.logging.history_buffer import HistoryBuffer
-    if (obj is HistoryBuffer and isinstance(name, str)
-            and not name.startswith('_')
-            and callable(getattr(HistoryBuffer, name, None))):
-        return getattr(HistoryBuffer, name)
-    raise pickle.UnpicklingError(
-        f'refusing getattr({obj!r}, {name!r}) in a weights_only load: only '
-        'public methods of HistoryBuffer are allowed')
-
-
-def safe_globals_for_runner_checkpoints(
-) -> List[Union[Callable, Tuple[Callable, str]]]:
-    """The globals a Runner checkpoint needs beyond PyTorch's defaults.
-
-    NumPy functions are listed under both module paths, ``numpy.core`` (how
-    NumPy 1.x pickles them) and ``numpy._core`` (NumPy 2.x), so checkpoints
-    saved under either load under either; ``builtins.getattr`` is bound to a
-    getattr restricted to ``HistoryBuffer`` methods.
-
-    Returns:
-        list: Classes and functions, and ``(object, 'module.name')`` pairs
-        for the aliases, as :func:`torch.serialization.add_safe_globals`
-        takes them.
-    """
-    from mmengine.logging.history_buffer import HistoryBuffer
-
-    multiarray = _numpy_multiarray()
-    safe: List[Union[Callable, Tuple[Callable, str]]] = [
-        HistoryBuffer, np.ndarray, np.dtype, range
-    ]
-    safe += _numpy_dtype_classes()
-    for name in ('_reconstruct', 'scalar'):
-        func = getattr(multiarray, name)
-        for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-            safe.append((func, f'{module}.{name}'))
-    safe.append((_history_buffer_getattr, 'builtins.getattr'))
-    return safe
-
-
-def _supports_named_globals() -> bool:
-    """Whether ``add_safe_globals`` takes ``(object, name)`` pairs.
-
-    Probed rather than read from the version: a pair given to a PyTorch that
-    does not take them would break every later ``weights_only`` load.
-    """
-    probe = (_history_buffer_getattr, 'hsnet_mm.named_global_probe')
-    try:
-        with torch.serialization.safe_globals([probe]):
-            allowed = _weights_only_unpickler._get_user_allowed_globals()
-    except Exception:  # older PyTorch: no context manager or no pairs
-        return False
-    return allowed.get(probe[1]) is probe[0]
-
-
-def register_safe_globals() -> bool:
-    """Allow-list the globals of mmengine Runner checkpoints for torch.load.
-
-    Idempotent. A no-op on PyTorch < 2.4, which has no
-    ``torch.serialization.add_safe_globals`` (and loads with
-    ``weights_only=False`` by default anyway).
-
-    Returns:
-        bool: True when the globals are registered (now or before).
-    """
-    global _registered
-    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is None:
-        return False
-    if _registered:
-        return True
-    safe = safe_globals_for_runner_checkpoints()
-    if not _supports_named_globals():
-        # Objects under their own name only; never a renamed getattr.
-        safe = [s for s in safe if not isinstance(s, tuple)] + [
-            getattr(_numpy_multiarray(), name)
-            for name in ('_reconstruct', 'scalar')
-        ]
-    add_safe_globals(safe)
-    _registered = True
-    return True
+class CheckpointMismatchError(ValueError):
+    """The checkpoint's weights do not match the model."""
 
 
 def _is_torch_file(path: str) -> bool:
@@ -155,9 +51,13 @@ def _is_torch_file(path: str) -> bool:
         return f.read(1) == pickle.PROTO  # legacy (pre-1.6) format
 
 
-def load_checkpoint_file(path: Union[str, os.PathLike],
-                         trusted: bool = False) -> dict:
-    """Load a checkpoint file onto the CPU.
+def _is_remote(filename: str) -> bool:
+    """URLs and mmengine's model-zoo prefixes, not local paths."""
+    return '://' in filename or filename.startswith(REMOTE_PREFIXES)
+
+
+def load_checkpoint_file(path: PathType, trusted: bool = False) -> dict:
+    """Load a local checkpoint file onto the CPU.
 
     Registers the Runner globals first, so the default ``weights_only`` load
     of PyTorch >= 2.6 accepts mmengine checkpoints.
@@ -180,7 +80,7 @@ def load_checkpoint_file(path: Union[str, os.PathLike],
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
     if not _is_torch_file(path):
-        raise ValueError(f'{path} is not a torch checkpoint: neither a zip '
+        raise ValueError(f'{path} is not a PyTorch checkpoint: neither a zip '
                          'archive (torch.save) nor a pickle')
     register_safe_globals()
     if trusted:
@@ -198,10 +98,180 @@ def load_checkpoint_file(path: Union[str, os.PathLike],
                 f'{path} holds objects that a weights_only load refuses; if '
                 'you trust the file, load it with trusted=True. '
                 f'PyTorch said: {e}') from e
-        raise ValueError(f'{path} is not a torch checkpoint: {e}') from e
+        raise ValueError(f'{path} is not a PyTorch checkpoint: {e}') from e
     except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise ValueError(f'{path} is not a torch checkpoint: {e}') from e
+        raise ValueError(f'{path} is not a PyTorch checkpoint: {e}') from e
     if not isinstance(ckpt, dict):
         raise ValueError(f'{path} holds a {type(ckpt).__name__}, not a '
                          'checkpoint dict')
     return ckpt
+
+
+def load_state_dict(filename: PathType) -> Dict[str, torch.Tensor]:
+    """Read the model weights of a checkpoint onto the CPU.
+
+    Accepts a Runner checkpoint (``state_dict`` key) or a bare state dict;
+    strips DataParallel's ``module.`` prefix as the Runner does.
+
+    Args:
+        filename (str | os.PathLike): Local path, or a URL / mmengine
+            scheme.
+
+    Returns:
+        dict[str, Tensor]: Name to tensor.
+
+    Raises:
+        FileNotFoundError: a local checkpoint does not exist.
+        ValueError: the file is no checkpoint or holds no state dict.
+    """
+    filename = os.fspath(filename)
+    if _is_remote(filename):
+        from mmengine.runner.checkpoint import _load_checkpoint
+        register_safe_globals()
+        ckpt = _load_checkpoint(filename, map_location='cpu')
+    else:
+        ckpt = load_checkpoint_file(filename)
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, Mapping) or not any(
+            isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f'{filename} holds no state dict (a mapping of '
+                         'names to tensors, or one under "state_dict")')
+    return {
+        re.sub(r'^module\.', '', k): v
+        for k, v in state.items() if isinstance(v, torch.Tensor)
+    }
+
+
+def state_dict_shapes(
+        model_or_state: Union[nn.Module, Mapping[str, torch.Tensor]]
+) -> Dict[str, Tuple[int, ...]]:
+    """Key -> shape of a model's state dict (or of a state dict)."""
+    state = model_or_state.state_dict() if isinstance(
+        model_or_state, nn.Module) else model_or_state
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def _listed(keys: List[str]) -> str:
+    more = len(keys) - MAX_LISTED
+    shown = ', '.join(keys[:MAX_LISTED])
+    return shown + (f', ... ({more} more)' if more > 0 else '')
+
+
+def compare_state_dicts(expected: KeyShapes,
+                        state: Mapping[str, torch.Tensor]) -> List[str]:
+    """Differences between a model's key -> shape map and a state dict.
+
+    Args:
+        expected (Mapping[str, tuple]): The model's state-dict shapes.
+        state (Mapping[str, Tensor]): The checkpoint's weights.
+
+    Returns:
+        list[str]: One line per kind of difference; empty when they match.
+    """
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = sorted(
+        f'{k} (checkpoint {tuple(state[k].shape)}, model {expected[k]})'
+        for k in set(expected) & set(state)
+        if tuple(state[k].shape) != tuple(expected[k]))
+    lines = []
+    if missing:
+        lines.append(f'{len(missing)} missing key(s): {_listed(missing)}')
+    if unexpected:
+        lines.append(f'{len(unexpected)} unexpected key(s): '
+                     f'{_listed(unexpected)}')
+    if shapes:
+        lines.append(f'{len(shapes)} shape mismatch(es): {_listed(shapes)}')
+    return lines
+
+
+def check_state_dict(expected: KeyShapes,
+                     state: Mapping[str, torch.Tensor],
+                     source: str,
+                     target: str = 'the model',
+                     hint: str = '') -> None:
+    """Raise unless ``state`` fits ``expected`` exactly.
+
+    Args:
+        expected (Mapping[str, tuple]): The model's state-dict shapes.
+        state (Mapping[str, Tensor]): The weights to load.
+        source (str): What the weights are, for the message (a path).
+        target (str): What they should fit, for the message. Defaults to
+            'the model'.
+        hint (str): A sentence appended to the message. Defaults to ''.
+
+    Raises:
+        CheckpointMismatchError: missing, unexpected or mis-shaped keys,
+            all listed; an official HSNet checkpoint gets a hint at the
+            converter.
+    """
+    problems = compare_state_dicts(expected, state)
+    if not problems:
+        return
+    if not hint and any(k.startswith('hpn_learner.') for k in state):
+        hint = ('This looks like an official HSNet checkpoint: convert it '
+                'with tools/model_converters/hsnet2mmseg.py.')
+    raise CheckpointMismatchError(
+        f'{source} does not match {target}:\n  ' + '\n  '.join(problems) +
+        (f'\n{hint}' if hint else ''))
+
+
+def build_model_skeleton(cfg: Config) -> nn.Module:
+    """Build ``cfg.model`` without initialising or downloading weights."""
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope', 'mmseg')):
+        return MODELS.build(cfg.model)
+
+
+def check_checkpoint(cfg: Config, filename: PathType) -> None:
+    """Check that ``filename`` loads strictly into ``cfg.model``.
+
+    The model is built from the config (no weights initialised or
+    downloaded) only to read its state-dict keys and shapes.
+
+    Raises:
+        FileNotFoundError: the checkpoint does not exist.
+        ValueError: it is no checkpoint.
+        CheckpointMismatchError: its weights do not match the model.
+    """
+    state = load_state_dict(filename)
+    expected = state_dict_shapes(build_model_skeleton(cfg))
+    check_state_dict(expected, state, f'checkpoint {os.fspath(filename)}',
+                     'the model of the config')
+
+
+def load_weights(model: nn.Module, filename: PathType) -> nn.Module:
+    """Load a checkpoint into ``model`` strictly (every key, every shape).
+
+    Args:
+        model (nn.Module): The model.
+        filename (str | os.PathLike): The checkpoint (path or URL).
+
+    Returns:
+        nn.Module: ``model``, with the weights.
+
+    Raises:
+        FileNotFoundError: the checkpoint does not exist.
+        ValueError: it is no checkpoint.
+        CheckpointMismatchError: its weights do not match the model.
+    """
+    state = load_state_dict(filename)
+    check_state_dict(
+        state_dict_shapes(model), state, f'checkpoint {os.fspath(filename)}')
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def save_checkpoint_file(checkpoint: dict, path: PathType) -> str:
+    """``torch.save`` a checkpoint atomically (no half-written file).
+
+    Args:
+        checkpoint (dict): e.g. ``dict(state_dict=..., meta=...)``.
+        path (str | os.PathLike): Destination.
+
+    Returns:
+        str: The destination path.
+    """
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())

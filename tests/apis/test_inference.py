@@ -5,7 +5,7 @@ from mmengine.config import Config
 
 import hsnet_mm  # noqa: F401
 from hsnet_mm.apis import init_model
-from hsnet_mm.engine import CheckpointMismatchError
+from hsnet_mm.utils import CheckpointMismatchError
 from tests.conftest import tiny_hsnet_cfg
 
 

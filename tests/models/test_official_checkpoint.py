@@ -10,8 +10,8 @@ from mmseg.registry import MODELS
 
 import hsnet_mm  # noqa: F401
 from hsnet_mm.models.official_checkpoint import (convert_official_state_dict,
-                                                 model_key_shapes,
                                                  official_to_ours)
+from hsnet_mm.utils import state_dict_shapes
 from tests.conftest import REPO_ROOT, require_reference
 
 CASES = [('vgg16', 'vgg16', 2570018), ('resnet50', 'r50', 2573794),
@@ -30,7 +30,7 @@ def test_key_layout_and_param_count(backbone, short, learner_params):
     official = json.loads(
         require_reference(f'keys_{backbone}.json').read_text())
     model = build(short)
-    ours = model_key_shapes(model)
+    ours = state_dict_shapes(model)
     mapped = {}
     for key, shape in official:
         new = official_to_ours(key)
@@ -56,7 +56,7 @@ def test_key_layout_and_param_count(backbone, short, learner_params):
 def test_wrong_backbone_and_unknown_keys():
     official = json.loads(require_reference('keys_resnet101.json').read_text())
     fake = {k: torch.zeros(s) for k, s in official}
-    ours = model_key_shapes(build('r50'))
+    ours = state_dict_shapes(build('r50'))
     with pytest.raises(ValueError, match='wrong --backbone'):
         convert_official_state_dict(fake, ours)
     with pytest.raises(KeyError, match='not official HSNet keys'):

@@ -13,8 +13,8 @@ from mmseg.registry import MODELS
 
 import hsnet_mm  # noqa: F401
 from hsnet_mm.models.layers import vote_kshot
-from hsnet_mm.models.official_checkpoint import (convert_official_state_dict,
-                                                 model_key_shapes)
+from hsnet_mm.models.official_checkpoint import convert_official_state_dict
+from hsnet_mm.utils import state_dict_shapes
 from tests.conftest import REPO_ROOT, require_reference
 
 CONFIG = REPO_ROOT / 'configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py'
@@ -27,7 +27,7 @@ def fixture_and_model():
     init_default_scope('mmseg')
     model = MODELS.build(Config.fromfile(CONFIG).model).eval()
     state, dropped = convert_official_state_dict(fixture['state_dict'],
-                                                 model_key_shapes(model))
+                                                 state_dict_shapes(model))
     assert sorted(dropped) == ['backbone.fc.bias', 'backbone.fc.weight']
     model.load_state_dict(state, strict=True)
     return fixture, model

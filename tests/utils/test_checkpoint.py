@@ -8,8 +8,8 @@ import torch
 from mmengine.runner import Runner, load_checkpoint
 from mmengine.utils import digit_version
 
-from hsnet_mm.utils import (checkpoint, load_checkpoint_file,
-                            register_safe_globals)
+from hsnet_mm.utils import (load_checkpoint_file, register_safe_globals,
+                            safe_globals)
 
 HERE = Path(__file__).resolve().parent
 WEIGHTS_ONLY_DEFAULT = digit_version(
@@ -47,7 +47,7 @@ def clean_safe_globals(monkeypatch):
         pytest.skip('torch < 2.4 has no add_safe_globals')
     saved = torch.serialization.get_safe_globals()
     torch.serialization.clear_safe_globals()
-    monkeypatch.setattr(checkpoint, '_registered', False)
+    monkeypatch.setattr(safe_globals, '_registered', False)
     yield
     torch.serialization.clear_safe_globals()
     torch.serialization.add_safe_globals(saved)
@@ -110,7 +110,7 @@ def test_load_checkpoint_file_errors(tmp_path):
         load_checkpoint_file(text)
     empty = tmp_path / 'empty.pth'
     empty.write_bytes(b'')
-    with pytest.raises(ValueError, match='not a torch checkpoint'):
+    with pytest.raises(ValueError, match='not a PyTorch checkpoint'):
         load_checkpoint_file(empty)
     tensor = tmp_path / 'tensor.pth'
     torch.save(torch.zeros(2), tensor)

@@ -13,19 +13,15 @@ mmengine checkpoint ``{'state_dict': fp32 tensors, 'meta': {...}}`` that
 loads strictly into the model of ``configs/_base_/models/hsnet_<bb>.py``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
-import tempfile
 
-import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
 
 import hsnet_mm
-from hsnet_mm.models.official_checkpoint import (convert_official_state_dict,
-                                                 model_key_shapes)
+from hsnet_mm.models.official_checkpoint import convert_official_state_dict
+from hsnet_mm.utils import (build_model_skeleton, load_state_dict,
+                            save_checkpoint_file, state_dict_shapes)
 
 CONFIG_DIR = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
@@ -47,36 +43,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_official_state_dict(path: str) -> dict:
-    """Read SRC and return its state dict; refuse anything else clearly."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # pickle, zip and format errors alike
-        raise ValueError(f'{path} is not a PyTorch checkpoint that loads '
-                         f'safely: {type(err).__name__}: {err}') from None
-    if isinstance(ckpt, dict) and isinstance(ckpt.get('state_dict'), dict):
-        ckpt = ckpt['state_dict']
-    if not isinstance(ckpt, dict) or not ckpt or not all(
-            isinstance(v, torch.Tensor) for v in ckpt.values()):
-        raise ValueError(f'{path} holds no state dict (a mapping of names '
-                         'to tensors, or one under "state_dict")')
-    return ckpt
-
-
 def expected_shapes(backbone: str) -> dict:
     """Key -> shape of our model for ``backbone`` (no weights loaded)."""
-    init_default_scope('mmseg')
     cfg = Config.fromfile(osp.join(CONFIG_DIR, BACKBONE_CONFIGS[backbone]))
     cfg.model.backbone.init_cfg = None
-    return model_key_shapes(MODELS.build(cfg.model))
+    return state_dict_shapes(build_model_skeleton(cfg))
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        official = load_official_state_dict(args.src)
+        # the official files keep DataParallel's "module." prefix, which
+        # load_state_dict strips
+        official = load_state_dict(args.src)
         state, dropped = convert_official_state_dict(
             official, expected_shapes(args.backbone))
     except (FileNotFoundError, ValueError, KeyError) as err:
@@ -87,16 +66,7 @@ def main(argv=None) -> int:
         backbone=args.backbone,
         hsnet_mm_version=hsnet_mm.__version__,
         dropped_official_keys=dropped)
-    out_dir = osp.dirname(osp.abspath(args.dst))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix='.tmp')
-    os.close(fd)
-    try:
-        torch.save(dict(state_dict=state, meta=meta), tmp)
-        os.replace(tmp, args.dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    save_checkpoint_file(dict(state_dict=state, meta=meta), args.dst)
     print(f'converted {len(state)} tensors ({args.backbone}) -> {args.dst}')
     if dropped:
         print(f'dropped {len(dropped)} unused official keys by name: '

@@ -5,16 +5,17 @@ Written from the description of the official ``HPNLearner``
 (juhongm999/hsnet, ``model/learner.py``; https://arxiv.org/abs/2104.01538,
 Sec. 3.2-3.3).
 
-Shape shorthand: ``B`` batch (episodes x shots), ``L_i`` correlation layers
-of level i, ``C`` channels, ``Hq, Wq`` query dims, ``Hs, Ws`` support dims.
+Shape shorthand (:mod:`hsnet_mm.structures.episode`): ``N`` (query,
+support) pairs, ``L_i`` correlation layers of level i, ``C`` channels,
+``Hq, Wq`` query dims, ``Hs, Ws`` support dims.
 
-Known differences from the official learner (both official bugs, fixed):
-
-- Its center-pivot conv caches the support index of the first input size
-  (see :mod:`..layers.center_pivot_conv4d`); here any size works in any
-  order.
-- It ``squeeze()``s the support-mean, which drops the batch dim at batch
-  size 1; here the mean keeps it.
+Known difference from the official learner (an official bug, fixed): its
+center-pivot conv caches the support index of the first input size (see
+:mod:`..layers.center_pivot_conv4d`); here any size works in any order. (The
+official learner averages the support dims with ``.view(...).mean(-1)``,
+which keeps the batch dim at batch size 1, as here; the bare ``squeeze()``
+of the official code is in its 4D conv's padding-0 branch, which HSNet
+never takes.)
 """
 from typing import List, Sequence
 
@@ -33,17 +34,17 @@ def resize_query_dims(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     the **query** dims; the support dims are never interpolated.
 
     Args:
-        x (Tensor): (B, C, Hq, Wq, Hs, Ws).
+        x (Tensor): (N, C, Hq, Wq, Hs, Ws).
         size (Sequence[int]): the new (Hq', Wq').
 
     Returns:
-        Tensor: (B, C, Hq', Wq', Hs, Ws).
+        Tensor: (N, C, Hq', Wq', Hs, Ws).
     """
-    b, c, hq, wq, hs, ws = x.shape
-    x = x.permute(0, 4, 5, 1, 2, 3).reshape(b * hs * ws, c, hq, wq)
+    n, c, hq, wq, hs, ws = x.shape
+    x = x.permute(0, 4, 5, 1, 2, 3).reshape(n * hs * ws, c, hq, wq)
     x = F.interpolate(x, tuple(size), mode='bilinear', align_corners=True)
     hq2, wq2 = x.shape[-2:]
-    return x.view(b, hs, ws, c, hq2, wq2).permute(0, 3, 4, 5, 1, 2)
+    return x.view(n, hs, ws, c, hq2, wq2).permute(0, 3, 4, 5, 1, 2)
 
 
 def make_conv4d_block(in_channels: int, out_channels: Sequence[int],
@@ -153,10 +154,10 @@ class CenterPivot4DEncoder(BaseModule):
 
         Args:
             pyramid (Sequence[Tensor]): deepest level first; level i is
-                (B, L_i, Hq_i, Wq_i, Hs_i, Ws_i).
+                (N, L_i, Hq_i, Wq_i, Hs_i, Ws_i).
 
         Returns:
-            Tensor: (B, C, Hq, Wq) at the finest level's query size.
+            Tensor: (N, C, Hq, Wq) at the finest level's query size.
         """
         if len(pyramid) != len(self.squeeze_blocks):
             raise ValueError(f'expected {len(self.squeeze_blocks)} pyramid '
@@ -164,7 +165,7 @@ class CenterPivot4DEncoder(BaseModule):
         for level, (corr, ch) in enumerate(zip(pyramid, self.in_channels)):
             if corr.dim() != 6 or corr.shape[1] != ch:
                 raise ValueError(
-                    f'pyramid level {level} must be (B, {ch}, Hq, Wq, Hs, '
+                    f'pyramid level {level} must be (N, {ch}, Hq, Wq, Hs, '
                     f'Ws), got {tuple(corr.shape)}')
         squeezed = [blk(x) for blk, x in zip(self.squeeze_blocks, pyramid)]
         support_sizes = [tuple(x.shape[-2:]) for x in squeezed]

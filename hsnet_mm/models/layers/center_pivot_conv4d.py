@@ -5,8 +5,9 @@ Written from the description of the official ``CenterPivotConv4d``
 (juhongm999/hsnet, ``model/base/conv4d.py``;
 https://arxiv.org/abs/2104.01538, Sec. 3.2).
 
-Shape shorthand: ``B`` batch, ``C`` channels, ``Hq, Wq`` query dims, ``Hs,
-Ws`` support dims, ``s`` the support stride.
+Shape shorthand (:mod:`hsnet_mm.structures.episode`): ``N`` (query,
+support) pairs, ``C`` channels, ``Hq, Wq`` query dims, ``Hs, Ws`` support
+dims; ``s`` the support stride.
 
 A full 4D kernel of size k^4 is replaced by its two "center-pivot" slices:
 a k x k kernel over the query dims applied at every kept support position
@@ -81,31 +82,31 @@ class CenterPivotConv4d(nn.Module):
         """Apply the convolution.
 
         Args:
-            x (Tensor): (B, C_in, Hq, Wq, Hs, Ws).
+            x (Tensor): (N, C_in, Hq, Wq, Hs, Ws).
 
         Returns:
-            Tensor: (B, C_out, Hq, Wq, ceil(Hs / s), ceil(Ws / s)).
+            Tensor: (N, C_out, Hq, Wq, ceil(Hs / s), ceil(Ws / s)).
         """
         if x.dim() != 6:
-            raise ValueError('CenterPivotConv4d expects a 6D tensor (B, C, '
+            raise ValueError('CenterPivotConv4d expects a 6D tensor (N, C, '
                              f'Hq, Wq, Hs, Ws), got shape {tuple(x.shape)}')
         s = self.support_stride
-        b, c, hq, wq, hs, ws = x.shape
+        n, c, hq, wq, hs, ws = x.shape
         c_out = self.out_channels
 
         # Branch 1: query conv at the strided ("pruned") support positions.
         pruned = x[..., ::s, ::s] if s > 1 else x
         hs1, ws1 = pruned.shape[-2:]
         out1 = pruned.permute(0, 4, 5, 1, 2,
-                              3).reshape(b * hs1 * ws1, c, hq, wq)
-        out1 = self.conv1(out1).view(b, hs1, ws1, c_out, hq, wq)
+                              3).reshape(n * hs1 * ws1, c, hq, wq)
+        out1 = self.conv1(out1).view(n, hs1, ws1, c_out, hq, wq)
         out1 = out1.permute(0, 3, 4, 5, 1, 2)
 
         # Branch 2: support conv at every query position.
-        out2 = x.permute(0, 2, 3, 1, 4, 5).reshape(b * hq * wq, c, hs, ws)
+        out2 = x.permute(0, 2, 3, 1, 4, 5).reshape(n * hq * wq, c, hs, ws)
         out2 = self.conv2(out2)
         hs2, ws2 = out2.shape[-2:]
-        out2 = out2.view(b, hq, wq, c_out, hs2, ws2).permute(0, 3, 1, 2, 4, 5)
+        out2 = out2.view(n, hq, wq, c_out, hs2, ws2).permute(0, 3, 1, 2, 4, 5)
         return out1 + out2
 
     def extra_repr(self) -> str:

@@ -5,9 +5,9 @@ Written from the description of the official HSNet
 (juhongm999/hsnet, ``model/base/correlation.py`` and ``mask_feature`` in
 ``model/hsnet.py``; https://arxiv.org/abs/2104.01538).
 
-Shape shorthand: ``N`` query/support pairs (episodes times shots), ``C``
-feature channels, ``Hq, Wq`` query feature size, ``Hs, Ws`` support feature
-size, ``L`` number of feature layers stacked in one pyramid level.
+Shape shorthand (:mod:`hsnet_mm.structures.episode`): ``N`` (query,
+support) pairs, ``C`` feature channels, ``Hq, Wq`` / ``Hs, Ws`` query /
+support feature size, ``L`` feature layers stacked in one pyramid level.
 """
 from typing import List, Sequence
 

@@ -4,19 +4,19 @@
 Written from the description of the official HSNet (juhongm999/hsnet,
 ``model/hsnet.py`` and ``model/base/correlation.py``).
 
-Shape shorthand: ``N`` query/support pairs (episodes x shots), ``C_l``
-channels of feature layer l, ``L`` layers in a pyramid level, ``Hq, Wq``
-query feature size, ``Hs, Ws`` support feature size, ``H, W`` image size.
+Shape shorthand (:mod:`hsnet_mm.structures.episode`): ``N`` (query,
+support) pairs, ``C_l`` channels of feature layer l, ``L_i`` layers of
+pyramid level i, ``Hq, Wq`` / ``Hs, Ws`` query / support feature size,
+``H, W`` input size.
 """
-from typing import List, Sequence
+from typing import List
 
 import torch
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
+from ...structures import FeatureGroups
 from ..layers import mask_support_feature, stack_level_correlations
-
-FeatureGroups = Sequence[Sequence[torch.Tensor]]
 
 
 @MODELS.register_module()

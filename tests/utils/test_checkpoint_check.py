@@ -3,8 +3,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from hsnet_mm.engine import (CheckpointMismatchError, check_checkpoint,
-                             compare_state_dicts, load_state_dict)
+from hsnet_mm.utils import (CheckpointMismatchError, check_checkpoint,
+                            compare_state_dicts, load_state_dict)
 from tests.conftest import tiny_hsnet_cfg
 
 MODEL = tiny_hsnet_cfg()
