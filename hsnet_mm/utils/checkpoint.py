@@ -143,7 +143,7 @@ def load_state_dict(filename: PathType) -> Dict[str, torch.Tensor]:
 
 
 def state_dict_shapes(
-        model_or_state: Union[nn.Module, Mapping[str, torch.Tensor]]
+    model_or_state: Union[nn.Module, Mapping[str, torch.Tensor]]
 ) -> Dict[str, Tuple[int, ...]]:
     """Key -> shape of a model's state dict (or of a state dict)."""
     state = model_or_state.state_dict() if isinstance(
@@ -211,9 +211,9 @@ def check_state_dict(expected: KeyShapes,
     if not hint and any(k.startswith('hpn_learner.') for k in state):
         hint = ('This looks like an official HSNet checkpoint: convert it '
                 'with tools/model_converters/hsnet2mmseg.py.')
-    raise CheckpointMismatchError(
-        f'{source} does not match {target}:\n  ' + '\n  '.join(problems) +
-        (f'\n{hint}' if hint else ''))
+    raise CheckpointMismatchError(f'{source} does not match {target}:\n  ' +
+                                  '\n  '.join(problems) +
+                                  (f'\n{hint}' if hint else ''))
 
 
 def build_model_skeleton(cfg: Config) -> nn.Module:
