@@ -161,7 +161,7 @@ class HSNet(BaseSegmentor):
 
     def _resize_logits(self, logits: torch.Tensor,
                        size: Tuple[int, int]) -> torch.Tensor:
-        """Resize (B, K, 2, h, w) logits to ``size`` (bilinear)."""
+        """Resize (B, K, 2, h, w) logits to ``size`` = (h', w') (bilinear)."""
         b, k = logits.shape[:2]
         out = F.interpolate(
             logits.flatten(0, 1),
