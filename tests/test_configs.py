@@ -32,7 +32,11 @@ def test_the_paper_grid_is_shipped():
         f'hsnet_{bb}_fss1000_{k}shot'
         for bb in ('vgg16', 'r50', 'r101')
         for k in (1, 5)
-    } | {'hsnet_r18_synthetic_1shot'}
+    } | {'hsnet_r18_synthetic_1shot'} | {
+        f'hsnet_{bb}_pascal5i_fold0_{k}shot'
+        for bb in ('swin-t', 'mit-b2')  # FeatureTapBackbone
+        for k in (1, 5)
+    }
     assert names == expected
 
 
@@ -74,4 +78,5 @@ def test_config_builds(path: Path, request):
     assert trainable
     if bench is not None:  # frozen ImageNet backbone, loaded by URL
         assert model.backbone.frozen
-        assert cfg.model.backbone.init_cfg.checkpoint.startswith('https://')
+        backbone = cfg.model.backbone.get('backbone', cfg.model.backbone)
+        assert backbone.init_cfg.checkpoint.startswith('https://')

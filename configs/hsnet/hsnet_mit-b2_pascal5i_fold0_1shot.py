@@ -1,0 +1,4 @@
+_base_ = [
+    '../_base_/models/hsnet_mit-b2.py', '../_base_/datasets/pascal5i.py',
+    '../_base_/schedules/hsnet_adam.py', '../_base_/default_runtime.py'
+]
