@@ -156,7 +156,8 @@ class HSNet(BaseSegmentor):
     def _shot_logits(self, inputs: EpisodeInputs) -> torch.Tensor:
         """Per-shot logits at decoder resolution, (B, K, 2, 2 Hq, 2 Wq)."""
         b, k = inputs['support_imgs'].shape[:2]
-        logits = self.decode_head(self.encode_shots(**inputs))
+        # a list, as mmseg's heads take their inputs ([in_index])
+        logits = self.decode_head([self.encode_shots(**inputs)])
         return logits.view(b, k, *logits.shape[1:])
 
     def _resize_logits(self, logits: torch.Tensor,
@@ -199,7 +200,7 @@ class HSNet(BaseSegmentor):
         k = inputs['support_imgs'].shape[1]
         feats = self.encode_shots(**inputs)
         shot_samples = [ds for ds in data_samples for _ in range(k)]
-        losses = self.decode_head.loss(feats, shot_samples, self.train_cfg)
+        losses = self.decode_head.loss([feats], shot_samples, self.train_cfg)
         return {f'decode.{name}': value for name, value in losses.items()}
 
     def predict(self,

@@ -1,6 +1,5 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
 """HSNet with stock mmseg parts: a ResNetV1c backbone and an FCNHead."""
-import pytest
 import torch
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
@@ -11,16 +10,6 @@ from tests.models.few_shot_toys import (TINY_RESNET_TAPS, packed_batch,
                                         tiny_encoder_cfg, tiny_resnet_cfg)
 
 
-# mmseg heads take a list of maps (``BaseDecodeHead._transform_inputs`` picks
-# ``inputs[in_index]``); HSNet passes the encoder output as a bare tensor, so
-# FCNHead sees the last sample of the batch. The fix belongs in
-# segmentors/hsnet.py: hand the head ``[feats]`` in ``loss`` and in the
-# logits path (ContextDecodeHead accepts both). Verified to pass with that
-# change; strict, so the marker must go once it lands.
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason='HSNet passes a tensor, not [tensor], to the decode head')
 def test_hsnet_with_fcn_head_trains_and_predicts():
     init_default_scope('mmseg')
     torch.manual_seed(0)
