@@ -82,7 +82,7 @@ def resume_problem(path: str) -> Optional[str]:
         if missing:
             return f'it has no {", ".join(missing)} (not a training ' \
                    'checkpoint)'
-        check_finite(ckpt['state_dict'], 'its weights')
+        check_finite(ckpt['state_dict'], 'it')
     except (OSError, ValueError) as e:
         return str(e)
     return None

@@ -31,7 +31,7 @@ default_hooks = dict(
         save_best='mIoU',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    # stop at the first NaN/inf loss (off: default_hooks.check_loss=None)
+    # stop at the first NaN/inf loss (off: check_loss.enabled=False)
     check_loss=dict(type='NonFiniteLossHook', interval=1),
     # mmseg's SegVisualizationHook draws one image per sample and cannot
     # draw an episode; this one is off until `tools/test.py --show-dir`.

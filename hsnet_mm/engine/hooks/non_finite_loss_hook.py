@@ -21,20 +21,22 @@ class NonFiniteLossHook(Hook):
     saved. mmengine has no such hook (mmdet's ``CheckInvalidLossHook`` has
     the idea, but fails with an empty ``AssertionError``).
 
-    Turn it off with ``default_hooks.check_loss=None`` (``--cfg-options``).
+    Turn it off with ``default_hooks.check_loss.enabled=False`` (e.g. in
+    ``--cfg-options``; mmengine allows ``None`` only for its own hooks).
 
     Args:
         interval (int): Check every ``interval`` iterations. The loss values
             are already read on the CPU for logging each iteration, so 1
             costs nothing. Defaults to 1.
+        enabled (bool): Check at all. Defaults to True.
     """
     priority = 'VERY_HIGH'
 
-    def __init__(self, interval: int = 1) -> None:
+    def __init__(self, interval: int = 1, enabled: bool = True) -> None:
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(f'interval must be a positive int, got '
                              f'{interval!r}')
-        self.interval = interval
+        self.interval, self.enabled = interval, enabled
 
     def after_train_iter(self,
                          runner,
@@ -42,7 +44,8 @@ class NonFiniteLossHook(Hook):
                          data_batch: DATA_BATCH = None,
                          outputs: Optional[dict] = None) -> None:
         """Check the loss values of this iteration."""
-        if not outputs or not self.every_n_train_iters(runner, self.interval):
+        if not (self.enabled and outputs
+                and self.every_n_train_iters(runner, self.interval)):
             return
         values = {
             k: float(v)
@@ -58,4 +61,5 @@ class NonFiniteLossHook(Hook):
             f'{runner.iter + 1} ({terms}): training stopped, the checkpoints '
             'saved so far are kept. Lower the learning rate, clip gradients '
             '(optim_wrapper.clip_grad) or check the data and the resumed '
-            'checkpoint; default_hooks.check_loss=None turns this check off.')
+            'checkpoint; default_hooks.check_loss.enabled=False turns this '
+            'check off.')
