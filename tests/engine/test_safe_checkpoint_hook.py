@@ -179,7 +179,7 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path):
         assert 'no space left on device' in message
         assert str(out / 'best_score_iter_2.pth') in message
         assert 'bytes' in message and 'partial file was removed' in message
-        assert f'previous best checkpoint is kept: None' in message
+        assert 'previous best checkpoint is kept: None' in message
         assert names(out) == ['iter_2.pth']  # complete, no partial file
         assert load_checkpoint_file(out / 'iter_2.pth')['meta']['iter'] == 2
         os.remove(fs / 'filler')
