@@ -10,9 +10,7 @@ from PIL import Image
 
 from ...structures import IGNORE_INDEX
 
-
-#: Pillow modes of 16-bit (and 32-bit integer) grayscale images.
-WIDE_GRAY_MODES = ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I')
+WIDE_GRAY_MODES = ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I')  # 16/32-bit gray
 
 
 def _gray16_to_rgb(img: Image.Image) -> np.ndarray:

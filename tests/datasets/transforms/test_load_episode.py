@@ -123,5 +123,5 @@ def test_16_bit_grayscale_is_scaled_not_clipped(tmp_path):
         assert np.array_equal(rgb[..., c], expected)
     # 8-bit images are unchanged
     Image.fromarray(expected).save(tmp_path / 'gray8.png')
-    assert np.array_equal(read_rgb(str(tmp_path / 'gray8.png'))[..., 0],
-                          expected)
+    assert np.array_equal(
+        read_rgb(str(tmp_path / 'gray8.png'))[..., 0], expected)
