@@ -97,8 +97,8 @@ def test_corrupt_sources_are_named_or_skipped(tmp_path, run_tool, capsys):
     assert 'removed 1 unfinished temporary file(s)' in log
     assert '1 corrupt source file(s) skipped:' in log
     assert f'cannot read {bad}' in log
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        f'{name}.png' for name in expect)
+    assert sorted(p.name for p in out.iterdir()) == sorted(f'{name}.png'
+                                                           for name in expect)
 
 
 def test_outputs_honour_the_umask(tmp_path, run_tool):
