@@ -25,9 +25,11 @@ from mmseg.registry import DATASETS
 import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
 from hsnet_mm.evaluation import format_summary
 from hsnet_mm.utils import (CheckpointMismatchError, check_checkpoint,
+                            check_writable,
                             drop_persistent_workers_without_workers,
-                            init_cpu_dist_if_needed, register_safe_globals,
-                            setup_cfg_for_launcher, use_original_size_protocol)
+                            exit_on_unknown_keys, init_cpu_dist_if_needed,
+                            register_safe_globals, setup_cfg_for_launcher,
+                            use_original_size_protocol)
 
 
 def parse_args():
@@ -95,6 +97,7 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    exit_on_unknown_keys(cfg, args.cfg_options)  # typos, before any work
     cfg = setup_cfg_for_launcher(cfg, args.launcher)
 
     if args.work_dir is not None:
@@ -107,8 +110,9 @@ def main():
     # (the Runner would only warn and score a partly random model)
     register_safe_globals()
     try:
+        check_writable(args.out, args.show_dir, cfg.work_dir)
         check_checkpoint(cfg, args.checkpoint)
-    except (FileNotFoundError, CheckpointMismatchError, ValueError) as err:
+    except (OSError, CheckpointMismatchError, ValueError) as err:
         sys.exit(f'error: {err}')
     cfg.load_from = args.checkpoint
 

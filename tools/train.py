@@ -22,10 +22,12 @@ from mmseg.registry import RUNNERS
 
 import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
 import hsnet_mm.engine  # noqa: F401  (registers hooks and optim wrappers)
+from hsnet_mm.engine import pick_resume_checkpoint
 from hsnet_mm.utils import (apply_global_batch_size,
                             drop_persistent_workers_without_workers,
-                            init_cpu_dist_if_needed, launcher_world_size,
-                            register_safe_globals, setup_cfg_for_launcher)
+                            exit_on_unknown_keys, init_cpu_dist_if_needed,
+                            launcher_world_size, register_safe_globals,
+                            setup_cfg_for_launcher)
 
 
 def parse_args():
@@ -99,6 +101,7 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    exit_on_unknown_keys(cfg, args.cfg_options)  # typos, before any work
     # gloo and a DDP wrapper without device_ids when there is no CUDA
     cfg = setup_cfg_for_launcher(cfg, args.launcher)
 
@@ -122,6 +125,8 @@ def main():
             flush=True)
     drop_persistent_workers_without_workers(cfg)
     cfg.resume = args.resume
+    if args.resume and cfg.get('load_from') is None:  # newest valid one
+        cfg.load_from = pick_resume_checkpoint(cfg.work_dir)
 
     # torch >= 2.6 loads with weights_only=True: allow-list Runner objects
     register_safe_globals()

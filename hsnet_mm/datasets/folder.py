@@ -1,10 +1,12 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
 """Few-shot episodes from a user's folder of images and masks."""
+import logging
 import os
 import os.path as osp
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
+from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 from PIL import Image
 
@@ -15,15 +17,28 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def _scan(folder: str, extensions: Sequence[str]) -> Dict[str, str]:
-    """Map each file's path stem (relative to ``folder``) to its path."""
-    found = {}
+    """Map each file's path stem (relative to ``folder``) to its path.
+
+    Raises:
+        ValueError: two files share a stem (``im2.jpg`` and ``im2.png``):
+            which one is meant is unknown, so both are named.
+    """
+    found: Dict[str, List[str]] = {}
     for root, _, files in os.walk(folder):
         for f in sorted(files):
             stem, ext = osp.splitext(f)
             if ext.lower() in extensions:
                 rel = osp.relpath(osp.join(root, f), folder)
-                found[osp.splitext(rel)[0].replace(os.sep, '/')] = rel
-    return dict(sorted(found.items()))
+                found.setdefault(
+                    osp.splitext(rel)[0].replace(os.sep, '/'), []).append(rel)
+    clashes = [sorted(v) for v in found.values() if len(v) > 1]
+    if clashes:
+        listed = '; '.join(' and '.join(c) for c in clashes[:5])
+        raise ValueError(
+            f'FolderFewShotDataset: {len(clashes)} file stem(s) in {folder} '
+            f'name more than one file, so the image-mask pairing is '
+            f'ambiguous: {listed}. Rename or remove one of each.')
+    return {k: v[0] for k, v in sorted(found.items())}
 
 
 @DATASETS.register_module()
@@ -41,8 +56,12 @@ class FolderFewShotDataset(EpisodicDataset):
 
     There are no folds (``fold`` must be 0). Training uses ``train_classes``,
     val/test use ``test_classes``; both default to every class. Every image
-    needs a mask; masks without an image are ignored. Val/test default to
-    one episode per (image, class) pair.
+    needs a mask; masks without an image are ignored; two files with one
+    stem (``im2.jpg`` and ``im2.png``) are refused, both named. Masks are
+    read once at construction: an image whose mask shows none of the
+    split's classes (an empty mask) is left out, with one warning giving
+    the count, and a class left with fewer than ``shot + 1`` images is
+    refused. Val/test default to one episode per (image, class) pair.
 
     Args:
         data_root (str): The folder.
@@ -92,6 +111,7 @@ class FolderFewShotDataset(EpisodicDataset):
         self._train_names = self._check_names(train_classes, 'train_classes')
         self._test_names = self._check_names(test_classes, 'test_classes')
         self.min_pixels = min_pixels
+        self._counts: Dict[str, Dict[int, int]] = {}
         super().__init__(data_root, **kwargs)
 
     def _check_names(self, names: Optional[Sequence[str]],
@@ -133,31 +153,52 @@ class FolderFewShotDataset(EpisodicDataset):
             f'{self.img_dir}/{images[s]}': f'{self.mask_dir}/{masks[s]}'
             for s in images
         }
-        if self.binary:
-            return [dict(name=n, class_id=0) for n in self._seg_names]
         wanted = {
             self.class_values[self.class_names[c]]: c
             for c in self.split_class_ids
         }
         per_class: Dict[int, List[dict]] = {c: [] for c in wanted.values()}
+        empty = 0
         for name, seg in self._seg_names.items():
+            shown = [
+                c for v, c in wanted.items()
+                if self._pixels(seg, v) >= self.min_pixels
+            ]
+            empty += not shown
+            for c in shown:
+                per_class[c].append(dict(name=name, class_id=c))
+        if empty:
+            # an absent object would be a support or query without object
+            print_log(
+                f'FolderFewShotDataset: {empty} of {len(self._seg_names)} '
+                f'mask(s) in {mask_root} show no object of the '
+                f'{self.mode} classes (fewer than {self.min_pixels} '
+                'pixels); those images are left out',
+                logger='current',
+                level=logging.WARNING)
+        # Class-interleaved, so that any run of episodes covers the classes.
+        lists = [per_class[c] for c in sorted(per_class)]
+        longest = max((len(x) for x in lists), default=0)
+        return [x[i] for i in range(longest) for x in lists if i < len(x)]
+
+    def _pixels(self, seg: str, value: int) -> int:
+        """Pixels of ``value`` (binary masks: nonzero pixels) in ``seg``."""
+        if seg not in self._counts:
             path = osp.join(self.data_root, seg)
             try:
-                mask = np.asarray(Image.open(path))
+                with Image.open(path) as img:
+                    mask = np.asarray(img.convert('L') if self.binary else img)
             except Exception as e:
                 raise OSError(f'cannot read mask {path}: {e}') from e
             if mask.ndim != 2:
                 raise ValueError(f'mask {path} has shape {mask.shape}; class '
                                  f'masks must be single-channel index PNGs')
-            values, counts = np.unique(mask, return_counts=True)
-            for v, n in zip(values.tolist(), counts.tolist()):
-                if v in wanted and n >= self.min_pixels:
-                    per_class[wanted[v]].append(
-                        dict(name=name, class_id=wanted[v]))
-        # Class-interleaved, so that any run of episodes covers the classes.
-        lists = [per_class[c] for c in sorted(per_class)]
-        longest = max((len(x) for x in lists), default=0)
-        return [x[i] for i in range(longest) for x in lists if i < len(x)]
+            if self.binary:
+                self._counts[seg] = {1: int(np.count_nonzero(mask))}
+            else:
+                values, counts = np.unique(mask, return_counts=True)
+                self._counts[seg] = dict(zip(values.tolist(), counts.tolist()))
+        return self._counts[seg].get(value, 0)
 
     def seg_name_of(self, name: str) -> str:
         return self._seg_names[name]

@@ -1,9 +1,14 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
-"""Runner extensions: hooks and the CPU autocast optimizer wrapper."""
-from .hooks import EpisodeProgressBarHook, EpisodeVisualizationHook
+"""Runner extensions: hooks, the CPU autocast optimizer wrapper, an atomic
+file backend and the choice of the checkpoint to resume."""
+from .atomic_local_backend import AtomicLocalBackend
+from .hooks import (EpisodeProgressBarHook, EpisodeVisualizationHook,
+                    NonFiniteLossHook, SafeCheckpointHook)
 from .optimizers import CPUAutocastOptimWrapper
+from .resume import NoValidCheckpointError, pick_resume_checkpoint
 
 __all__ = [
-    'CPUAutocastOptimWrapper', 'EpisodeProgressBarHook',
-    'EpisodeVisualizationHook'
+    'AtomicLocalBackend', 'CPUAutocastOptimWrapper', 'EpisodeProgressBarHook',
+    'EpisodeVisualizationHook', 'NonFiniteLossHook', 'NoValidCheckpointError',
+    'SafeCheckpointHook', 'pick_resume_checkpoint'
 ]

@@ -43,6 +43,10 @@ class CheckpointMismatchError(ValueError):
     """The checkpoint's weights do not match the model."""
 
 
+class NonFiniteCheckpointError(ValueError):
+    """The checkpoint holds NaN or infinite values."""
+
+
 def _is_torch_file(path: str) -> bool:
     """Whether ``path`` starts like a file of ``torch.save``."""
     if zipfile.is_zipfile(path):
@@ -216,6 +220,41 @@ def check_state_dict(expected: KeyShapes,
                                   (f'\n{hint}' if hint else ''))
 
 
+def non_finite_tensors(state: Mapping[str, torch.Tensor]) -> List[str]:
+    """``'name (n NaN, m inf of N)'`` for each floating tensor with
+    non-finite values, in key order."""
+    bad = []
+    for key, value in state.items():
+        if not (isinstance(value, torch.Tensor)
+                and value.is_floating_point()) or bool(
+                    torch.isfinite(value).all()):
+            continue
+        nan = int(torch.isnan(value).sum())
+        inf = int(torch.isinf(value).sum())
+        bad.append(f'{key} ({nan} NaN, {inf} inf of {value.numel()})')
+    return bad
+
+
+def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise if any floating tensor of ``state`` holds NaN or inf.
+
+    Such weights give all-background predictions (``mIoU: 0.00``) rather
+    than an error, so loaders refuse them.
+
+    Args:
+        state (Mapping[str, Tensor]): The weights.
+        source (str): What they are, for the message (a path).
+
+    Raises:
+        NonFiniteCheckpointError: naming the tensors and their counts.
+    """
+    bad = non_finite_tensors(state)
+    if bad:
+        raise NonFiniteCheckpointError(
+            f'{source} holds non-finite values (the run that saved it '
+            f'diverged) in {len(bad)} tensor(s): {_listed(bad)}')
+
+
 def build_model_skeleton(cfg: Config) -> nn.Module:
     """Build ``cfg.model`` without initialising or downloading weights."""
     with DefaultScope.overwrite_default_scope(
@@ -233,11 +272,13 @@ def check_checkpoint(cfg: Config, filename: PathType) -> None:
         FileNotFoundError: the checkpoint does not exist.
         ValueError: it is no checkpoint.
         CheckpointMismatchError: its weights do not match the model.
+        NonFiniteCheckpointError: it holds NaN or inf.
     """
     state = load_state_dict(filename)
     expected = state_dict_shapes(build_model_skeleton(cfg))
     check_state_dict(expected, state, f'checkpoint {os.fspath(filename)}',
                      'the model of the config')
+    check_finite(state, f'checkpoint {os.fspath(filename)}')
 
 
 def load_weights(model: nn.Module, filename: PathType) -> nn.Module:
@@ -254,10 +295,12 @@ def load_weights(model: nn.Module, filename: PathType) -> nn.Module:
         FileNotFoundError: the checkpoint does not exist.
         ValueError: it is no checkpoint.
         CheckpointMismatchError: its weights do not match the model.
+        NonFiniteCheckpointError: it holds NaN or inf.
     """
     state = load_state_dict(filename)
     check_state_dict(
         state_dict_shapes(model), state, f'checkpoint {os.fspath(filename)}')
+    check_finite(state, f'checkpoint {os.fspath(filename)}')
     model.load_state_dict(state, strict=True)
     return model
 
@@ -271,6 +314,9 @@ def save_checkpoint_file(checkpoint: dict, path: PathType) -> str:
 
     Returns:
         str: The destination path.
+
+    Raises:
+        NoSpaceError: the disk is full; ``path`` is left as it was.
     """
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)

@@ -105,3 +105,43 @@ def test_bad_inputs(folder_root, tmp_path):
     ]
     with pytest.raises(ValueError, match='im3.png.*im3.jpg'):
         ds[bad[0]]
+
+
+def test_two_files_with_one_stem_are_refused(folder_root, tmp_path):
+    """One of them used to be dropped silently."""
+    root = tmp_path / 'binary'
+    shutil.copytree(folder_root / 'binary', root)
+    shutil.copy(root / 'images' / 'im2.jpg', root / 'images' / 'im2.png')
+    with pytest.raises(ValueError, match='im2.jpg and im2.png'):
+        FolderFewShotDataset(str(root))
+
+
+@pytest.mark.parametrize('kind', ['binary', 'index'])
+def test_empty_masks_leave_the_pool_with_one_warning(folder_root, tmp_path,
+                                                     monkeypatch, kind):
+    """Empty masks used to become supports and queries without object."""
+    from hsnet_mm.datasets import folder
+    logged = []
+    monkeypatch.setattr(folder, 'print_log',
+                        lambda msg, **kwargs: logged.append(msg))
+    root = tmp_path / kind
+    shutil.copytree(folder_root / kind, root)
+    masks = sorted((root / 'masks').iterdir())
+    for path in masks[:2]:  # class absent: all background
+        with Image.open(path) as img:
+            shape = img.size[::-1]
+        Image.fromarray(np.zeros(shape, np.uint8)).save(path)
+    classes = INDEX_CLASSES if kind == 'index' else None
+    ds = FolderFewShotDataset(str(root), classes=classes, mode='train')
+    stems = {
+        ds.get_data_info(i)['query_name'].split('/')[-1].split('.')[0]
+        for i in range(len(ds))
+    }
+    assert stems and not stems & {p.stem for p in masks[:2]}
+    (message, ) = logged
+    assert f'2 of {len(masks)} mask(s)' in message
+    # a class left with too few images is refused, with the count
+    for path in masks[2:-2]:
+        Image.fromarray(np.zeros(shape, np.uint8)).save(path)
+    with pytest.raises(ValueError, match=r'has [0-2] image\(s\).*need at'):
+        FolderFewShotDataset(str(root), classes=classes, shot=2)

@@ -73,7 +73,11 @@ def test_dist_train_keeps_ranks_identical(tiny_config, run_tool, ok, port,
         "custom_imports = dict(imports=['hsnet_mm', 'rank_weights_hook'], "
         'allow_failed_imports=False)\n'
         "custom_hooks = [dict(type='SaveRankWeightsHook')]\n"
-        'train_cfg = dict(max_epochs=1)\n')
+        'train_cfg = dict(max_epochs=1)\n'
+        # the paper's total batch over the processes: 2 each, not the
+        # config's 1 (global batch ignored) or 4 (world size 1 passed)
+        'global_batch_size = 4\n'
+        'train_dataloader = dict(batch_size=1)\n')
     work_dir = tmp_path / 'work_dir'
     stdout = ok(
         run_tool([
@@ -83,6 +87,7 @@ def test_dist_train_keeps_ranks_identical(tiny_config, run_tool, ok, port,
         ],
                  env=dict(PORT=str(port()), PYTHONPATH=str(HERE))))
     assert 'Distributed training: True' in stdout
+    assert stdout.count('global batch 4 = 2 process(es) x 2 episodes') == 2
     rank0 = torch.load(work_dir / 'rank0_of_2.pth')
     rank1 = torch.load(work_dir / 'rank1_of_2.pth')
     assert rank0.keys() == rank1.keys()
@@ -92,7 +97,8 @@ def test_dist_train_keeps_ranks_identical(tiny_config, run_tool, ok, port,
     ckpt = torch.load(work_dir / 'epoch_1.pth', weights_only=False)
     for key in rank0:
         assert torch.equal(ckpt['state_dict'][key], rank0[key]), key
-    # 8 episodes over 2 ranks x batch 2: 2 iterations an epoch
+    # 8 episodes over 2 ranks x batch 2: 2 iterations an epoch (batch 1:
+    # 4 iterations; batch 4: 1)
     assert ckpt['meta']['iter'] == 2
     state = next(iter(ckpt['optimizer']['state'].values()))
     assert int(state['step']) == 2

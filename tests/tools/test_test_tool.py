@@ -4,9 +4,11 @@ import json
 import re
 
 import cv2
+import pytest
 import torch
 
 from hsnet_mm.evaluation import format_summary, rescore_episodes
+from tests.mounts import small_tmpfs
 
 SUMMARY = re.compile(r'^mIoU: (\d+\.\d\d)  FB-IoU: (\d+\.\d\d)  '
                      r'\((\d+) episodes, (\d+)-shot, fold (\d+)\)$')
@@ -137,3 +139,42 @@ def test_too_many_shots_writes_nothing(tiny_config, trained, run_tool,
     assert '5-shot episodes need at least 6' in proc.stderr
     assert 'Traceback' not in proc.stderr
     assert not out_dir.exists()
+
+
+def test_nan_checkpoint_is_refused(tiny_config, trained, run_tool, tmp_path):
+    """It used to score ``mIoU: 0.00`` with exit code 0."""
+    ckpt = torch.load(trained / 'epoch_2.pth', weights_only=False)
+    ckpt['state_dict']['decode_head.conv_seg.bias'][:] = float('nan')
+    path = tmp_path / 'nan.pth'
+    torch.save(ckpt, path)
+    proc = run_tool([
+        'tools/test.py',
+        str(tiny_config),
+        str(path), '--work-dir',
+        str(tmp_path / 'work_dir')
+    ])
+    assert proc.returncode != 0
+    assert f'checkpoint {path} holds non-finite values' in proc.stderr
+    assert 'decode_head.conv_seg.bias (2 NaN, 0 inf of 2)' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert not (tmp_path / 'work_dir').exists()
+
+
+@pytest.mark.parametrize('arg', ['--out', '--show-dir'])
+def test_unwritable_outputs_fail_before_the_first_episode(
+        tiny_config, trained, run_tool, tmp_path, arg):
+    """``--out /readonly/res.json`` used to fail after every episode
+    (``--work-dir`` goes through the same check_writable call)."""
+    with small_tmpfs(tmp_path / 'ro', read_only=True) as read_only:
+        target = read_only / ('res.json' if arg == '--out' else 'dir')
+        proc = run_tool([
+            'tools/test.py',
+            str(tiny_config),
+            str(trained / 'epoch_2.pth'), '--work-dir',
+            str(tmp_path / 'work_dir'), arg,
+            str(target)
+        ])
+    assert proc.returncode != 0
+    assert f'error: output {target} cannot be written' in proc.stderr
+    assert 'Traceback' not in proc.stderr and 'Iter(test)' not in proc.stdout
+    assert not (tmp_path / 'work_dir').exists()

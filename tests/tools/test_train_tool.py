@@ -2,11 +2,17 @@
 """tools/train.py: train, save, resume, --amp on the CPU."""
 import json
 import math
+import os
+import signal
+from pathlib import Path
 
 import pytest
 import torch
 
 from hsnet_mm.utils import load_checkpoint_file
+
+#: This folder, which holds ``kill_on_save_hook.py``.
+HERE = Path(__file__).resolve().parent
 
 
 def read_scalars(work_dir):
@@ -107,3 +113,72 @@ def test_amp_refuses_other_optim_wrappers(tiny_config, run_tool, tmp_path):
     assert proc.returncode != 0
     assert '--amp is only supported when the optimizer wrapper type is ' \
         'OptimWrapper' in proc.stderr
+
+
+@pytest.mark.slow
+def test_kill_while_saving_a_checkpoint_then_resume(tiny_config, run_tool, ok,
+                                                    tmp_path):
+    """SIGKILL while epoch_3.pth is written: epoch_2.pth, the best checkpoint
+    and last_checkpoint survive, and --resume goes on from epoch 2 (the old
+    CheckpointHook had deleted epoch_2.pth first: FileNotFoundError)."""
+    config = tmp_path / 'tiny_kill.py'
+    config.write_text(
+        f"_base_ = ['{tiny_config}']\n"
+        "custom_imports = dict(imports=['hsnet_mm', 'kill_on_save_hook'], "
+        'allow_failed_imports=False)\n'
+        "custom_hooks = [dict(type='KillOnSaveHook', name='epoch_3.pth')]\n"
+        'train_cfg = dict(max_epochs=3)\n')
+    work_dir = tmp_path / 'work_dir'
+    killed = run_tool(
+        ['tools/train.py',
+         str(config), '--work-dir',
+         str(work_dir)],
+        env=dict(PYTHONPATH=f'{HERE}:{os.environ.get("PYTHONPATH", "")}'))
+    assert killed.returncode == -signal.SIGKILL
+    files = sorted(p.name for p in work_dir.iterdir() if p.is_file())
+    assert 'epoch_2.pth' in files
+    assert load_checkpoint_file(work_dir / 'epoch_2.pth')['meta']['iter'] == 8
+    assert len([f for f in files if f.startswith('best_mIoU_epoch_')]) == 1
+    assert any(f.startswith('.epoch_3.pth.') for f in files)  # unfinished
+    assert (work_dir / 'last_checkpoint').read_text().endswith('epoch_2.pth')
+
+    out = ok(
+        run_tool([
+            'tools/train.py',
+            str(tiny_config), '--work-dir',
+            str(work_dir), '--resume', '--cfg-options',
+            'train_cfg.max_epochs=3'
+        ]))
+    assert 'resumed epoch: 2, iter: 8' in out
+    assert load_checkpoint_file(work_dir / 'epoch_3.pth')['meta']['iter'] == 12
+    assert not [p for p in work_dir.iterdir() if p.name.endswith('.tmp')]
+    assert len(list(work_dir.glob('best_mIoU_epoch_*.pth'))) == 1
+
+
+def test_non_finite_loss_stops_training(tiny_config, run_tool, tmp_path):
+    """An infinite learning rate makes the weights non-finite after the
+    first step: the run stops at iteration 2 with the reason (it used to log
+    ``loss: nan`` to the end and exit with 0), and saves no checkpoint."""
+    proc = run_tool([
+        'tools/train.py',
+        str(tiny_config), '--work-dir',
+        str(tmp_path), '--cfg-options', 'optim_wrapper.optimizer.lr=inf',
+        'train_cfg.max_epochs=1'
+    ])
+    assert proc.returncode != 0
+    assert 'FloatingPointError: non-finite training loss at epoch 1, ' \
+        'iteration 2 (loss=nan' in proc.stderr
+    assert not list(tmp_path.glob('*.pth'))
+
+
+def test_config_typos_stop_before_any_work(tiny_config, run_tool, tmp_path):
+    """More cases: tests/utils/test_config_check.py."""
+    proc = run_tool([
+        'tools/train.py',
+        str(tiny_config), '--work-dir',
+        str(tmp_path / 'wd'), '--cfg-options', 'model.foo=1'
+    ])
+    assert proc.returncode == 1
+    assert "HSNet (model) has no argument 'foo'" in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert not (tmp_path / 'wd').exists()  # nothing written

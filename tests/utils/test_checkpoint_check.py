@@ -80,3 +80,23 @@ def test_check_checkpoint_hints_at_the_converter(cfg_and_state, tmp_path):
                tmp_path / 'official.pt')
     with pytest.raises(CheckpointMismatchError, match='hsnet2mmseg.py'):
         check_checkpoint(cfg, str(tmp_path / 'official.pt'))
+
+
+def test_non_finite_checkpoints_are_refused_naming_the_tensors(
+        cfg_and_state, tmp_path):
+    from hsnet_mm.apis import init_model
+    from hsnet_mm.utils import NonFiniteCheckpointError, check_finite
+    cfg, state = cfg_and_state
+    state = {k: v.clone() for k, v in state.items()}
+    key = 'decode_head.conv_seg.weight'
+    state[key].view(-1)[:3] = float('nan')
+    state[key].view(-1)[3] = float('inf')
+    path = tmp_path / 'nan.pth'
+    torch.save(dict(state_dict=state), path)
+    expected = f'{key} (3 NaN, 1 inf of {state[key].numel()})'
+    for load in (lambda: check_checkpoint(cfg, str(path)),
+                 lambda: init_model(cfg, str(path))):
+        with pytest.raises(NonFiniteCheckpointError) as err:
+            load()
+        assert str(path) in str(err.value) and expected in str(err.value)
+    check_finite({'n': torch.tensor([1, 2]), 'x': torch.ones(2)}, 'ok')

@@ -1,11 +1,16 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+import errno
 import json
 import os
+import stat
 
 import pytest
 
 from hsnet_mm.utils import (atomic_dump_json, atomic_write_bytes,
-                            atomic_write_text)
+                            atomic_write_text, fileio)
+from hsnet_mm.utils.fileio import (NoSpaceError, check_writable, current_umask,
+                                   remove_temp_files)
+from tests.mounts import small_tmpfs
 
 
 def test_atomic_writes(tmp_path):
@@ -28,3 +33,85 @@ def test_atomic_write_failure_keeps_old_file(tmp_path):
         atomic_write_bytes(path, 'not bytes')
     assert path.read_text() == 'old'
     assert os.listdir(tmp_path) == ['keep.json']
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o027, 0o002])
+def test_atomic_writes_honour_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        assert current_umask() == umask
+        path = atomic_write_bytes(tmp_path / 'out.bin', b'x')
+        plain = tmp_path / 'plain.bin'
+        plain.write_bytes(b'x')
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    assert mode == 0o666 & ~umask  # 0o644 under 022, not mkstemp's 0o600
+    assert mode == stat.S_IMODE(plain.stat().st_mode)
+
+
+def _full_disk_checks(folder):
+    target = folder / 'big.bin'
+    target.write_bytes(b'previous')
+    with pytest.raises(NoSpaceError) as err:
+        atomic_write_bytes(target, bytes(2 * 2**20))
+    assert err.value.errno == errno.ENOSPC
+    message = str(err.value)
+    assert str(target) in message and '2097152 bytes' in message
+    assert 'partial file was removed' in message
+    assert target.read_bytes() == b'previous'
+    assert sorted(os.listdir(folder)) == ['big.bin']
+
+
+def test_full_disk_on_a_small_filesystem(tmp_path):
+    with small_tmpfs(tmp_path / 'fs', '1m') as folder:
+        _full_disk_checks(folder)
+
+
+def test_full_disk_simulated(tmp_path, monkeypatch):
+    """The same contract where no file system can be mounted."""
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+
+        def __init__(self, fd, mode):
+            self.file = real_fdopen(fd, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, data):
+            self.file.write(data[:1000])  # a partial file, then ENOSPC
+            raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(fileio.os, 'fdopen', FullDisk)
+    _full_disk_checks(tmp_path)
+
+
+def test_remove_temp_files(tmp_path):
+    (tmp_path / 'sub').mkdir()
+    left = [tmp_path / '.a.png.x1y2.tmp', tmp_path / 'sub' / '.b.png.z.tmp']
+    kept = [tmp_path / 'a.png', tmp_path / 'notes.tmp', tmp_path / '.hidden']
+    for p in left + kept:
+        p.write_bytes(b'')
+    assert remove_temp_files(tmp_path) == sorted(map(str, left))
+    assert all(p.exists() for p in kept)
+    assert remove_temp_files(tmp_path / 'missing') == []
+
+
+def test_check_writable(tmp_path):
+    (tmp_path / 'file.txt').write_text('')
+    check_writable(None, tmp_path, tmp_path / 'new' / 'deeper' / 'res.json',
+                   tmp_path / 'file.txt')
+    assert sorted(os.listdir(tmp_path)) == ['file.txt']  # nothing created
+    with pytest.raises(PermissionError, match='file.txt is a file'):
+        check_writable(tmp_path / 'file.txt' / 'res.json')
+
+
+def test_check_writable_refuses_a_read_only_mount(tmp_path):
+    with small_tmpfs(tmp_path / 'ro', read_only=True) as folder:
+        with pytest.raises(PermissionError, match='cannot be written'):
+            check_writable(folder / 'out' / 'res.json')

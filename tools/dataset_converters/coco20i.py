@@ -19,7 +19,8 @@ Outputs:
   mask. These are *our* lists; for the official episodes use the official
   ``data/splits/coco`` lists instead.
 
-Reruns skip finished masks (reading them back to build the lists).
+Reruns skip finished masks (reading them back to build the lists) and
+remove the temporary files of an interrupted run.
 
 Example::
 
@@ -36,7 +37,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 from PIL import Image
 
-from hsnet_mm.datasets.convert_utils import run_parallel, save_png
+from hsnet_mm.datasets.convert_utils import (clean_temp_files, reading,
+                                             run_parallel, save_png)
 from hsnet_mm.utils.fileio import atomic_dump_json
 
 SPLITS = dict(train2014='trn', val2014='val')
@@ -71,7 +73,7 @@ def render_one(task: Tuple[str, int, int, List[tuple]],
     rel, h, w, anns = task
     out = osp.join(out_root, osp.splitext(rel)[0] + '.png')
     if osp.exists(out):
-        with Image.open(out) as img:
+        with reading(out), Image.open(out) as img:
             mask = np.array(img)
     else:
         mask = np.zeros((h, w), np.uint8)
@@ -184,6 +186,7 @@ def main() -> None:
         if not osp.isfile(ann_file):
             raise FileNotFoundError(f'{ann_file} is missing (extract '
                                     f'annotations_trainval2014.zip)')
+        clean_temp_files(osp.join(out_root, subdir))
         tasks = build_tasks(ann_file, subdir)
         print(f'{subdir}: {len(tasks)} masks', flush=True)
         results = run_parallel(

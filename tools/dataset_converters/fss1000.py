@@ -8,7 +8,9 @@ Output ``OUT/<category>/<n>.jpg`` (copied, or hard-linked with ``--link``)
 and ``OUT/<category>/<n>.png`` as single-channel 0/255 masks (>= 128 is the
 object, as the dataset reads them). Images without a mask are reported and
 left out; with ``--split-dir`` (the official ``data/splits/fss``) missing
-categories are reported too. Reruns skip finished files.
+categories are reported too. Reruns skip finished files (and remove the
+temporary files of an interrupted run). A corrupt mask stops the run with
+its name, or is skipped and listed at the end with ``--skip-corrupt``.
 
 Example::
 
@@ -24,7 +26,9 @@ from typing import List, Tuple
 import numpy as np
 from PIL import Image
 
-from hsnet_mm.datasets.convert_utils import copy_file, run_parallel, save_png
+from hsnet_mm.datasets.convert_utils import (clean_temp_files, copy_file,
+                                             reading, report_skipped,
+                                             run_parallel, save_png)
 
 
 def convert_one(task: Tuple[str, str], src: str, out: str, link: bool) -> str:
@@ -34,7 +38,8 @@ def convert_one(task: Tuple[str, str], src: str, out: str, link: bool) -> str:
     dst_mask = osp.join(out, cat, f'{stem}.png')
     done = 0
     if not osp.exists(dst_mask):
-        with Image.open(osp.join(src, cat, f'{stem}.png')) as img:
+        path = osp.join(src, cat, f'{stem}.png')
+        with reading(path), Image.open(path) as img:
             gray = np.array(img.convert('L'))
         save_png(dst_mask, (gray >= 128).astype(np.uint8) * 255)
         done += 1
@@ -81,6 +86,11 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=os.cpu_count() or 1,
         help='worker processes')
+    parser.add_argument(
+        '--skip-corrupt',
+        action='store_true',
+        help='skip masks that cannot be read and list them at the end '
+        '(default: stop at the first, naming it)')
     return parser.parse_args()
 
 
@@ -91,12 +101,14 @@ def main() -> None:
     if osp.abspath(args.src) == osp.abspath(args.out_dir):
         raise ValueError('--out-dir must differ from SRC (sources are never '
                          'modified)')
+    clean_temp_files(args.out_dir)
     pairs, lonely = find_pairs(args.src)
     for path in lonely:
         print(f'warning: {path} has no mask, left out')
     results = run_parallel(
         partial(convert_one, src=args.src, out=args.out_dir, link=args.link),
-        pairs, args.nproc)
+        pairs, args.nproc, args.skip_corrupt)
+    results = report_skipped(results)
     cats = {c for c, _ in pairs}
     print(f'{len(cats)} categories, {results.count("done")} images written, '
           f'{results.count("skipped")} already there, in {args.out_dir}')

@@ -9,9 +9,11 @@ Inputs (public archives, extracted; never modified):
 
 Output: ``VOC_ROOT/SegmentationClassAug/<name>.png`` (or ``-o``), grayscale
 index PNGs (0 background, 1..20 classes, 255 boundary). VOC's own mask wins
-where both exist. Reruns skip finished files. The split lists are the
-official ones (``data/splits/pascal`` of juhongm999/hsnet); see
-docs/dataset_prepare.md.
+where both exist. Reruns skip finished files (and remove the temporary
+files of an interrupted run). A corrupt source file stops the run with its
+name, or is skipped and listed at the end with ``--skip-corrupt``. The
+split lists are the official ones (``data/splits/pascal`` of
+juhongm999/hsnet); see docs/dataset_prepare.md.
 
 Example::
 
@@ -27,14 +29,16 @@ from typing import Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from hsnet_mm.datasets.convert_utils import run_parallel, save_png
+from hsnet_mm.datasets.convert_utils import (clean_temp_files, reading,
+                                             report_skipped, run_parallel,
+                                             save_png)
 
 
 def read_voc_mask(path: str) -> np.ndarray:
     """Class indices of a VOC ``SegmentationClass`` PNG."""
-    with Image.open(path) as img:
+    with reading(path), Image.open(path) as img:
         if img.mode not in ('P', 'L'):
-            raise ValueError(f'{path} is a {img.mode} image; expected the '
+            raise ValueError(f'a {img.mode} image; expected the '
                              f'palette PNGs of VOC SegmentationClass')
         return np.array(img)
 
@@ -42,11 +46,12 @@ def read_voc_mask(path: str) -> np.ndarray:
 def read_sbd_mask(path: str) -> np.ndarray:
     """Class indices of an SBD ``cls/*.mat`` file (GTcls.Segmentation)."""
     from scipy.io import loadmat  # optional dependency, needed only here
-    mat = loadmat(path)
-    try:
-        mask = mat['GTcls'][0]['Segmentation'][0]
-    except (KeyError, IndexError, ValueError) as e:
-        raise ValueError(f'{path} has no GTcls.Segmentation: {e}') from e
+    with reading(path):
+        mat = loadmat(path)
+        try:
+            mask = mat['GTcls'][0]['Segmentation'][0]
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f'no GTcls.Segmentation: {e}') from e
     return np.asarray(mask, dtype=np.uint8)
 
 
@@ -78,6 +83,11 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=os.cpu_count() or 1,
         help='worker processes')
+    parser.add_argument(
+        '--skip-corrupt',
+        action='store_true',
+        help='skip source files that cannot be read and list them at the '
+        'end (default: stop at the first, naming it)')
     return parser.parse_args()
 
 
@@ -101,9 +111,12 @@ def main() -> None:
             sources[f[:-4]] = (osp.join(voc_dir, f), None)
     out_dir = args.out_dir or osp.join(args.voc_root, 'SegmentationClassAug')
     os.makedirs(out_dir, exist_ok=True)
+    clean_temp_files(out_dir)
     tasks = [(name, voc, sbd) for name, (voc, sbd) in sorted(sources.items())]
     results = run_parallel(
-        partial(convert_one, out_dir=out_dir), tasks, args.nproc)
+        partial(convert_one, out_dir=out_dir), tasks, args.nproc,
+        args.skip_corrupt)
+    results = report_skipped(results)
     print(f'{results.count("done")} masks written, '
           f'{results.count("skipped")} already there, in {out_dir}')
 

@@ -21,15 +21,18 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # the latest epoch (to resume) and the best val mIoU (to test)
+    # the latest epoch (to resume) and the best val mIoU (to test); written
+    # atomically, an old file removed only after the new one is complete
     checkpoint=dict(
-        type='CheckpointHook',
+        type='SafeCheckpointHook',
         by_epoch=True,
         interval=1,
         max_keep_ckpts=1,
         save_best='mIoU',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # stop at the first NaN/inf loss (off: check_loss.enabled=False)
+    check_loss=dict(type='NonFiniteLossHook', interval=1),
     # mmseg's SegVisualizationHook draws one image per sample and cannot
     # draw an episode; this one is off until `tools/test.py --show-dir`.
     visualization=dict(type='EpisodeVisualizationHook', draw=False))

@@ -10,9 +10,22 @@ from PIL import Image
 
 from ...structures import IGNORE_INDEX
 
+WIDE_GRAY_MODES = ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I')  # 16/32-bit gray
+
+
+def _gray16_to_rgb(img: Image.Image) -> np.ndarray:
+    """A 16-bit grayscale image scaled to 8 bit (``round(v / 257)``, so
+    65535 -> 255) as (H, W, 3); Pillow's ``convert('RGB')`` clips instead,
+    turning almost every pixel white."""
+    gray = np.asarray(img).astype(np.float64) / 257.0
+    gray = np.clip(np.rint(gray), 0, 255).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=2)
+
 
 def read_rgb(path: str) -> np.ndarray:
     """Read an image with Pillow as (H, W, 3) uint8 RGB.
+
+    16-bit grayscale images are scaled to 8 bit (see :func:`_gray16_to_rgb`).
 
     Raises:
         FileNotFoundError: the file is missing.
@@ -22,6 +35,8 @@ def read_rgb(path: str) -> np.ndarray:
         raise FileNotFoundError(f'image file {path} does not exist')
     try:
         with Image.open(path) as img:
+            if img.mode in WIDE_GRAY_MODES:
+                return _gray16_to_rgb(img)
             return np.array(img.convert('RGB'))
     except Exception as e:
         raise OSError(f'cannot read image {path}: {e}') from e

@@ -55,3 +55,17 @@ def test_bad_inputs(tmp_path, run_tool):
         run_tool(TOOL, tmp_path / 'nowhere', '-o', tmp_path / 'out')
     with pytest.raises(ValueError, match='must differ'):
         run_tool(TOOL, tmp_path, '-o', tmp_path)
+
+
+def test_corrupt_masks_are_named_or_skipped(tmp_path, run_tool, capsys):
+    src = _make_src(tmp_path)
+    bad = src / 'bee' / '2.png'
+    bad.write_bytes(bad.read_bytes()[:40])  # truncated PNG
+    out = tmp_path / 'FSS-1000'
+    with pytest.raises(ValueError, match=f'cannot read {bad}'):
+        run_tool(TOOL, src, '-o', out, '--nproc', 1)
+    run_tool(TOOL, src, '-o', out, '--nproc', 1, '--skip-corrupt')
+    log = capsys.readouterr().out
+    assert '1 corrupt source file(s) skipped:' in log and str(bad) in log
+    assert not (out / 'bee' / '2.png').exists()
+    assert (out / 'bee' / '3.png').exists()

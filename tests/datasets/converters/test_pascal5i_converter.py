@@ -1,4 +1,7 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+import os
+import stat
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -74,3 +77,37 @@ def test_bad_inputs(tmp_path, run_tool):
     scipy_io.savemat(sbd / 'cls' / 'bad.mat', {'x': 1})
     with pytest.raises(ValueError, match='bad.mat'):
         run_tool(TOOL, voc, '--sbd-root', sbd, '--nproc', 1)
+
+
+def test_corrupt_sources_are_named_or_skipped(tmp_path, run_tool, capsys):
+    """A corrupt .mat used to abort with 'Unknown mat file type, version
+    103, 101' and no file name."""
+    voc, sbd, expect = _make_sources(tmp_path)
+    bad = sbd / 'cls' / '2009_000003.mat'
+    header = b'MATLAB 5.0 MAT-file'.ljust(124, b' ')
+    bad.write_bytes(header + b'geIM' + bytes(64))  # 'version 101, 103'
+    out = voc / 'SegmentationClassAug'
+    with pytest.raises(ValueError, match=f'cannot read {bad}: .*version'):
+        run_tool(TOOL, voc, '--sbd-root', sbd, '--nproc', 1)
+    # a killed earlier run left a temporary file: removed on the next run
+    out.mkdir(exist_ok=True)
+    (out / '.2007_000001.png.abc123.tmp').write_bytes(b'half')
+    run_tool(TOOL, voc, '--sbd-root', sbd, '--nproc', 2, '--skip-corrupt')
+    log = capsys.readouterr().out
+    assert 'removed 1 unfinished temporary file(s)' in log
+    assert '1 corrupt source file(s) skipped:' in log
+    assert f'cannot read {bad}' in log
+    assert sorted(p.name for p in out.iterdir()) == sorted(f'{name}.png'
+                                                           for name in expect)
+
+
+def test_outputs_honour_the_umask(tmp_path, run_tool):
+    """They were owner-only (0600) whatever the umask."""
+    voc, sbd, _ = _make_sources(tmp_path)
+    old = os.umask(0o022)
+    try:
+        run_tool(TOOL, voc, '--sbd-root', sbd, '--nproc', 1)
+    finally:
+        os.umask(old)
+    for path in (voc / 'SegmentationClassAug').iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path

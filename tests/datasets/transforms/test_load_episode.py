@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from hsnet_mm.datasets.transforms import LoadEpisode
-from hsnet_mm.datasets.transforms.load_episode import binarize
+from hsnet_mm.datasets.transforms.load_episode import binarize, read_rgb
 
 
 def _files(tmp_path, label, name='a', size=None, palette=False):
@@ -108,3 +108,20 @@ def test_errors_name_the_file(tmp_path):
     Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(tmp_path / 'rgb.png')
     with pytest.raises(ValueError, match='rgb.png is a RGB image'):
         LoadEpisode()(_results(q, (q[0], str(tmp_path / 'rgb.png'))))
+
+
+def test_16_bit_grayscale_is_scaled_not_clipped(tmp_path):
+    """Pillow's convert('RGB') clips 16-bit values: 99% white."""
+    values = np.array([[0, 257, 257 * 128], [30000, 65278, 65535]], np.uint16)
+    Image.fromarray(values).save(tmp_path / 'deep.png')
+    with Image.open(tmp_path / 'deep.png') as img:
+        assert img.mode.startswith('I')  # Pillow reads it as 16-bit
+    rgb = read_rgb(str(tmp_path / 'deep.png'))
+    assert rgb.dtype == np.uint8 and rgb.shape == (2, 3, 3)
+    expected = np.array([[0, 1, 128], [117, 254, 255]], np.uint8)
+    for c in range(3):
+        assert np.array_equal(rgb[..., c], expected)
+    # 8-bit images are unchanged
+    Image.fromarray(expected).save(tmp_path / 'gray8.png')
+    assert np.array_equal(
+        read_rgb(str(tmp_path / 'gray8.png'))[..., 0], expected)

@@ -82,3 +82,27 @@ def test_keep_query_gt_original():
 def test_bad_scale():
     with pytest.raises(ValueError, match='scale'):
         ResizeEpisode(scale=(0, 10))
+
+
+def test_mask_values_nearest_with_ignore_kept():
+    """Masks are resized by nearest neighbour: labels (and the ignore value
+    255) are kept, never blended."""
+    mask = np.array([[0, 255], [1, 0]], np.uint8)
+    ep = dict(
+        query_img=np.zeros((2, 2, 3), np.uint8),
+        query_mask=mask,
+        support_imgs=[np.zeros((2, 2, 3), np.uint8)],
+        support_masks=[mask.copy()])
+    res = ResizeEpisode(scale=4)(ep)
+    up = np.kron(mask, np.ones((2, 2), np.uint8))  # each pixel -> 2 x 2
+    assert np.array_equal(res['query_mask'], up)
+    assert np.array_equal(res['support_masks'][0], up)
+    big = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    big[0, 0] = 255
+    ep = dict(
+        query_img=np.zeros((4, 4, 3), np.uint8),
+        query_mask=big,
+        support_imgs=[np.zeros((4, 4, 3), np.uint8)],
+        support_masks=[big.copy()])
+    res = ResizeEpisode(scale=2)(ep)  # torch's nearest: rows/cols 0 and 2
+    assert np.array_equal(res['query_mask'], [[255, 2], [8, 10]])
