@@ -1,3 +1,2 @@
 _base_ = './hsnet_r101_coco20i_fold0_1shot.py'
-val_dataloader = dict(dataset=dict(shot=5))
 test_dataloader = dict(dataset=dict(shot=5))

@@ -1,3 +1,2 @@
 _base_ = './hsnet_r101_fss1000_1shot.py'
-val_dataloader = dict(dataset=dict(shot=5))
 test_dataloader = dict(dataset=dict(shot=5))

@@ -1,4 +1,4 @@
 _base_ = './hsnet_r50_coco20i_fold0_1shot.py'
 train_dataloader = dict(dataset=dict(fold=1))
-val_dataloader = dict(dataset=dict(fold=1, shot=5))
+val_dataloader = dict(dataset=dict(fold=1))
 test_dataloader = dict(dataset=dict(fold=1, shot=5))

@@ -1,4 +1,4 @@
 _base_ = './hsnet_r50_pascal5i_fold0_1shot.py'
 train_dataloader = dict(dataset=dict(fold=3))
-val_dataloader = dict(dataset=dict(fold=3, shot=5))
+val_dataloader = dict(dataset=dict(fold=3))
 test_dataloader = dict(dataset=dict(fold=3, shot=5))

@@ -1,3 +1,2 @@
 _base_ = './hsnet_vgg16_fss1000_1shot.py'
-val_dataloader = dict(dataset=dict(shot=5))
 test_dataloader = dict(dataset=dict(shot=5))

@@ -11,6 +11,8 @@ from .config import (apply_global_batch_size,
 from .dist import (cpu_model_wrapper_cfg, init_cpu_dist_if_needed,
                    setup_cfg_for_launcher)
 from .fileio import atomic_dump_json, atomic_write_bytes, atomic_write_text
+from .runner_setup import (add_runner_args, build_runner, load_config,
+                           parse_runner_args, use_multi_seed_test)
 from .safe_globals import (register_safe_globals,
                            safe_globals_for_runner_checkpoints)
 
@@ -23,5 +25,6 @@ __all__ = [
     'atomic_write_bytes', 'atomic_write_text', 'collect_env',
     'cpu_model_wrapper_cfg', 'init_cpu_dist_if_needed', 'load_checkpoint_file',
     'register_safe_globals', 'safe_globals_for_runner_checkpoints',
-    'setup_cfg_for_launcher'
+    'setup_cfg_for_launcher', 'add_runner_args', 'build_runner', 'load_config',
+    'parse_runner_args', 'use_multi_seed_test'
 ]

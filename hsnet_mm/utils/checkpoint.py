@@ -16,7 +16,7 @@ import os
 import pickle
 import re
 import zipfile
-from typing import Dict, List, Mapping, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -143,7 +143,7 @@ def load_state_dict(filename: PathType) -> Dict[str, torch.Tensor]:
 
 
 def state_dict_shapes(
-        model_or_state: Union[nn.Module, Mapping[str, torch.Tensor]]
+    model_or_state: Union[nn.Module, Mapping[str, torch.Tensor]]
 ) -> Dict[str, Tuple[int, ...]]:
     """Key -> shape of a model's state dict (or of a state dict)."""
     state = model_or_state.state_dict() if isinstance(
@@ -211,23 +211,46 @@ def check_state_dict(expected: KeyShapes,
     if not hint and any(k.startswith('hpn_learner.') for k in state):
         hint = ('This looks like an official HSNet checkpoint: convert it '
                 'with tools/model_converters/hsnet2mmseg.py.')
-    raise CheckpointMismatchError(
-        f'{source} does not match {target}:\n  ' + '\n  '.join(problems) +
-        (f'\n{hint}' if hint else ''))
+    raise CheckpointMismatchError(f'{source} does not match {target}:\n  ' +
+                                  '\n  '.join(problems) +
+                                  (f'\n{hint}' if hint else ''))
 
 
-def build_model_skeleton(cfg: Config) -> nn.Module:
-    """Build ``cfg.model`` without initialising or downloading weights."""
+def build_model_skeleton(cfg: Config,
+                         device: Optional[str] = None) -> nn.Module:
+    """Build ``cfg.model`` without initialising or downloading weights.
+
+    Args:
+        cfg (mmengine.Config): The config.
+        device (str, optional): Device to create the parameters on;
+            ``'meta'`` allocates no memory (enough for key shapes). Defaults
+            to None (the CPU).
+    """
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmseg')):
-        return MODELS.build(cfg.model)
+        if device is None:
+            return MODELS.build(cfg.model)
+        with torch.device(device):
+            return MODELS.build(cfg.model)
+
+
+def _model_key_shapes(cfg: Config) -> Dict[str, Tuple[int, ...]]:
+    """Key shapes of ``cfg.model``, from a build on the meta device.
+
+    A model whose constructor needs real values falls back to a CPU build.
+    """
+    try:
+        return state_dict_shapes(build_model_skeleton(cfg, device='meta'))
+    except (NotImplementedError, RuntimeError):
+        return state_dict_shapes(build_model_skeleton(cfg))
 
 
 def check_checkpoint(cfg: Config, filename: PathType) -> None:
     """Check that ``filename`` loads strictly into ``cfg.model``.
 
-    The model is built from the config (no weights initialised or
-    downloaded) only to read its state-dict keys and shapes.
+    The model is built from the config on the meta device (no memory, no
+    weights initialised or downloaded) only to read its state-dict keys and
+    shapes, so a tool can check before it builds the real model once.
 
     Raises:
         FileNotFoundError: the checkpoint does not exist.
@@ -235,7 +258,7 @@ def check_checkpoint(cfg: Config, filename: PathType) -> None:
         CheckpointMismatchError: its weights do not match the model.
     """
     state = load_state_dict(filename)
-    expected = state_dict_shapes(build_model_skeleton(cfg))
+    expected = _model_key_shapes(cfg)
     check_state_dict(expected, state, f'checkpoint {os.fspath(filename)}',
                      'the model of the config')
 

@@ -80,3 +80,19 @@ def test_check_checkpoint_hints_at_the_converter(cfg_and_state, tmp_path):
                tmp_path / 'official.pt')
     with pytest.raises(CheckpointMismatchError, match='hsnet2mmseg.py'):
         check_checkpoint(cfg, str(tmp_path / 'official.pt'))
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_meta_device_skeleton_has_the_cpu_shapes(depth):
+    """check_checkpoint reads key shapes from a build on the meta device
+    (no memory, no init); they equal a real CPU build's."""
+    from hsnet_mm.utils import build_model_skeleton, state_dict_shapes
+    model = dict(MODEL)
+    model['backbone'] = dict(model['backbone'], depth=depth)
+    if depth == 50:
+        model['encoder'] = dict(model['encoder'], in_channels=(3, 6, 4))
+    cfg = Config(dict(model=model, default_scope='mmseg'))
+    meta = build_model_skeleton(cfg, device='meta')
+    assert all(p.is_meta for p in meta.parameters())
+    assert state_dict_shapes(meta) == state_dict_shapes(
+        build_model_skeleton(cfg))
