@@ -8,7 +8,7 @@ paths relative to data_root]}``. JSON files with string keys work too.
 import json
 import os.path as osp
 import pickle
-from typing import Dict, List, Sequence
+from typing import Dict, List
 
 from mmseg.registry import DATASETS
 

@@ -4,7 +4,6 @@ from .episode import (EPISODE_INPUT_KEYS, EPISODE_META_KEYS, IGNORE_INDEX,
                       stack_episode_inputs)
 
 __all__ = [
-    'EPISODE_INPUT_KEYS', 'EPISODE_META_KEYS', 'IGNORE_INDEX',
-    'EpisodeInputs', 'FeatureGroups', 'check_episode_tensors',
-    'stack_episode_inputs'
+    'EPISODE_INPUT_KEYS', 'EPISODE_META_KEYS', 'IGNORE_INDEX', 'EpisodeInputs',
+    'FeatureGroups', 'check_episode_tensors', 'stack_episode_inputs'
 ]

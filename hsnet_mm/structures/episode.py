@@ -141,9 +141,11 @@ def check_episode_tensors(query_img: torch.Tensor, support_imgs: torch.Tensor,
         Tensor: the support masks as float 0/1 in the images' dtype.
 
     Raises:
-        ValueError: wrong ranks, batch sizes, shot counts or sizes that
-            differ between query, supports and masks, or mask values other
-            than 0 and 1.
+        TypeError: the images are not floating point (raw uint8 images must
+            be normalised first, e.g. by ``EpisodeDataPreProcessor``).
+        ValueError: wrong ranks, channel counts (RGB only), batch sizes,
+            shot counts or sizes that differ between query, supports and
+            masks; NaN or Inf in the images; mask values other than 0 and 1.
     """
     if query_img.dim() != 4:
         raise ValueError('query_img must be (B, 3, H, W), got shape '
@@ -154,6 +156,19 @@ def check_episode_tensors(query_img: torch.Tensor, support_imgs: torch.Tensor,
     if support_masks.dim() != 4:
         raise ValueError('support_masks must be (B, K, H, W), got shape '
                          f'{tuple(support_masks.shape)}')
+    for name, img in (('query_img', query_img), ('support_imgs',
+                                                 support_imgs)):
+        if not img.is_floating_point():
+            raise TypeError(
+                f'{name} is {img.dtype}: the model takes normalised float '
+                'images ((x - mean) / std, as EpisodeDataPreProcessor makes '
+                'them); for raw images use hsnet_mm.apis.inference_episode')
+    if query_img.shape[1] != 3 or support_imgs.shape[2] != 3:
+        raise ValueError(
+            'images must be RGB: query_img (B, 3, H, W) and support_imgs (B, '
+            f'K, 3, H, W), got {tuple(query_img.shape)} and '
+            f'{tuple(support_imgs.shape)} (repeat a grayscale channel 3 '
+            'times; drop an alpha channel)')
     b = query_img.shape[0]
     if support_imgs.shape[0] != b or support_masks.shape[0] != b:
         raise ValueError(
@@ -165,9 +180,6 @@ def check_episode_tensors(query_img: torch.Tensor, support_imgs: torch.Tensor,
             f'but {support_masks.shape[1]} support masks per episode')
     if support_imgs.shape[1] < 1:
         raise ValueError('an episode needs at least one support (K >= 1)')
-    if support_imgs.shape[2] != query_img.shape[1]:
-        raise ValueError(f'query has {query_img.shape[1]} channels, supports '
-                         f'{support_imgs.shape[2]}')
     size = tuple(query_img.shape[-2:])
     if tuple(support_imgs.shape[-2:]) != size or tuple(
             support_masks.shape[-2:]) != size:
@@ -175,6 +187,10 @@ def check_episode_tensors(query_img: torch.Tensor, support_imgs: torch.Tensor,
             f'query {size}, support images {tuple(support_imgs.shape[-2:])} '
             f'and support masks {tuple(support_masks.shape[-2:])} must have '
             'the same spatial size (resize the episode first)')
+    for name, img in (('query_img', query_img), ('support_imgs',
+                                                 support_imgs)):
+        if not bool(torch.isfinite(img).all()):
+            raise ValueError(f'{name} holds NaN or Inf values')
     masks = support_masks.to(query_img.dtype)
     if not bool(((masks == 0) | (masks == 1)).all()):
         values = torch.unique(support_masks)[:8].tolist()

@@ -118,7 +118,8 @@ def test_original_size_protocol(fss_root):
     from mmseg.registry import DATASETS
     pipeline = [
         dict(type='LoadEpisode'),
-        dict(type='ResizeEpisode', scale=(32, 32), keep_query_gt_original=True),
+        dict(
+            type='ResizeEpisode', scale=(32, 32), keep_query_gt_original=True),
         dict(type='PackEpisodeInputs')
     ]
     ds = DATASETS.build(

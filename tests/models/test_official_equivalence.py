@@ -13,8 +13,8 @@ from mmseg.registry import MODELS
 
 import hsnet_mm  # noqa: F401
 from hsnet_mm.models.layers import vote_kshot
-from hsnet_mm.structures import EPISODE_INPUT_KEYS
 from hsnet_mm.models.official_checkpoint import convert_official_state_dict
+from hsnet_mm.structures import EPISODE_INPUT_KEYS
 from hsnet_mm.utils import state_dict_shapes
 from tests.helpers import REPO_ROOT, require_reference
 

@@ -36,7 +36,7 @@ def test_check_episode_tensors_converts_masks():
     ((1, 3, 4, 4), (2, 2, 3, 4, 4), (2, 2, 4, 4), 'batch sizes differ'),
     ((3, 4, 4), (1, 2, 3, 4, 4), (1, 2, 4, 4), r'\(B, 3, H, W\)'),
     ((1, 3, 4, 4), (1, 0, 3, 4, 4), (1, 0, 4, 4), 'at least one support'),
-    ((1, 1, 4, 4), (1, 2, 3, 4, 4), (1, 2, 4, 4), 'channels'),
+    ((1, 1, 4, 4), (1, 2, 3, 4, 4), (1, 2, 4, 4), 'must be RGB'),
 ])
 def test_check_episode_tensors_errors(q, s, m, match):
     with pytest.raises(ValueError, match=match):

@@ -106,7 +106,7 @@ def test_load_checkpoint_file_errors(tmp_path):
         load_checkpoint_file(missing)
     text = tmp_path / 'notes.txt'
     text.write_text('not a checkpoint')
-    with pytest.raises(ValueError, match='notes.txt is not a torch'):
+    with pytest.raises(ValueError, match='notes.txt is not a PyTorch'):
         load_checkpoint_file(text)
     empty = tmp_path / 'empty.pth'
     empty.write_bytes(b'')

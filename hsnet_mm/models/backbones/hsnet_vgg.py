@@ -90,7 +90,8 @@ class HSNetVGG(FrozenBackboneMixin, BaseModule):
             x (Tensor): normalised images, (N, 3, H, W).
 
         Returns:
-            tuple[list[Tensor]]: per tap group, its maps (N, C, h, w).
+            tuple[list[Tensor]]: per tap group (pyramid level i), its maps
+            (N, C_l, H_i, W_i).
         """
         wanted = {
             i: g

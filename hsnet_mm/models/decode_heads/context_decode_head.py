@@ -4,8 +4,9 @@
 Written from the description of the decoder of the official ``HPNLearner``
 (juhongm999/hsnet, ``model/learner.py``).
 
-Shape shorthand: ``N`` query/support pairs, ``C`` encoder channels,
-``h, w`` the encoder's query size (2x that is the logit size).
+Shape shorthand (:mod:`hsnet_mm.structures.episode`): ``N`` (query,
+support) pairs, ``C`` encoder channels, ``Hq, Wq`` the encoder's (finest
+level's) query size; the logits are (N, 2, 2 Hq, 2 Wq).
 
 Known difference from the official decoder (an official bug, fixed): the
 official x2 upsample uses the feature **width** for both output dims, so
@@ -87,11 +88,12 @@ class ContextDecodeHead(BaseDecodeHead):
         """Decode.
 
         Args:
-            inputs (Tensor): encoder output, (N, C, h, w). A list/tuple whose
-                last item is that tensor is accepted too (mmseg style).
+            inputs (Tensor): encoder output, (N, C, Hq, Wq). A list or tuple
+                whose last item is that tensor is accepted too (mmseg
+                style).
 
         Returns:
-            Tensor: logits (N, 2, 2h, 2w).
+            Tensor: logits (N, 2, 2 Hq, 2 Wq).
         """
         if isinstance(inputs, (list, tuple)):
             inputs = inputs[-1]

@@ -6,6 +6,6 @@ from .correlation import (cosine_correlation, mask_support_feature,
 from .kshot_vote import vote_kshot
 
 __all__ = [
-    'CenterPivotConv4d', 'cosine_correlation', 'mask_support_feature', 'stack_level_correlations',
-    'vote_kshot'
+    'CenterPivotConv4d', 'cosine_correlation', 'mask_support_feature',
+    'stack_level_correlations', 'vote_kshot'
 ]

@@ -22,6 +22,16 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
 
 from ...structures import EpisodeInputs, FeatureGroups, check_episode_tensors
 from ..layers import vote_kshot
+from ..layers.correlation_memory import check_correlation_memory
+
+
+def _autocast_enabled() -> bool:
+    """Whether CPU or CUDA autocast is on (torch 2.1-2.13 alike)."""
+    try:  # torch >= 2.4 takes the device type
+        return (torch.is_autocast_enabled('cpu')
+                or torch.is_autocast_enabled('cuda'))
+    except TypeError:
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
 
 
 @MODELS.register_module()
@@ -100,8 +110,7 @@ class HSNet(BaseSegmentor):
         """Backbone features of images (N, 3, H, W), grouped by level."""
         return self.backbone(imgs)
 
-    def encode_shots(self, query_img: torch.Tensor,
-                     support_imgs: torch.Tensor,
+    def encode_shots(self, query_img: torch.Tensor, support_imgs: torch.Tensor,
                      support_masks: torch.Tensor) -> torch.Tensor:
         """Encode every (query, shot) pair of a batch of episodes.
 
@@ -112,10 +121,29 @@ class HSNet(BaseSegmentor):
 
         Returns:
             Tensor: encoder output (N, C, Hq, Wq), shot-minor.
+
+        Raises:
+            TypeError: the images' dtype is not the weights' (outside
+                autocast), or not floating point.
+            ValueError: see :func:`~hsnet_mm.structures.check_episode_tensors`.
+            MemoryError: the hypercorrelation of this input size cannot fit
+                (checked after the query's backbone pass, before the
+                supports' and the correlation).
         """
         masks = check_episode_tensors(query_img, support_imgs, support_masks)
+        weight = next(self.parameters(), None)
+        if (weight is not None and query_img.dtype != weight.dtype
+                and not _autocast_enabled()):
+            raise TypeError(
+                f'the images are {query_img.dtype} but the model\'s weights '
+                f'are {weight.dtype}: cast them with .to({weight.dtype})')
         b, k = support_imgs.shape[:2]
         query_feats = self.extract_feat(query_img)
+        check_correlation_memory([(len(level), *level[0].shape[-2:])
+                                  for level in query_feats], b * k,
+                                 tuple(query_img.shape[-2:]),
+                                 query_feats[0][0].element_size(),
+                                 query_img.device)
         support_feats = self.extract_feat(support_imgs.flatten(0, 1))
         if k > 1:  # reuse the query features for every shot
             query_feats = [[
@@ -133,7 +161,7 @@ class HSNet(BaseSegmentor):
 
     def _resize_logits(self, logits: torch.Tensor,
                        size: Tuple[int, int]) -> torch.Tensor:
-        """Resize (B, K, 2, h, w) logits to ``size`` (bilinear)."""
+        """Resize (B, K, 2, h, w) logits to ``size`` = (h', w') (bilinear)."""
         b, k = logits.shape[:2]
         out = F.interpolate(
             logits.flatten(0, 1),
@@ -212,8 +240,8 @@ class HSNet(BaseSegmentor):
             ds.set_data(
                 dict(
                     seg_logits=PixelData(data=shot_logits[0].mean(0)),
-                    shot_pred_sem_seg=PixelData(
-                        data=shot_logits[0].argmax(dim=1)),
+                    shot_pred_sem_seg=PixelData(data=shot_logits[0].argmax(
+                        dim=1)),
                     pred_sem_seg=PixelData(data=vote_kshot(shot_logits))))
         return data_samples
 

@@ -102,6 +102,30 @@ def test_kshot_loss_is_mean_of_shot_losses():
     torch.testing.assert_close(total, sum(per_shot) / 2)
 
 
+def test_kshot_loss_pairs_each_shot_with_its_episode():
+    """B=2, K=2, one episode all foreground and one all background: a
+    shot-major pairing of the shots with the query masks changes the loss."""
+    init_default_scope('mmseg')
+    torch.manual_seed(2)
+    model = MODELS.build(tiny_hsnet_cfg()).eval()
+    batch = model.data_preprocessor(packed_batch(b=2, k=2), False)
+    inputs, samples = batch['inputs'], batch['data_samples']
+    inputs['query_img'][1] = torch.randn_like(inputs['query_img'][1]) * 3
+    samples[0].gt_sem_seg.data.fill_(1)
+    samples[1].gt_sem_seg.data.fill_(0)
+    total = model.loss(inputs, samples)['decode.loss_ce']
+    single = []
+    for b in range(2):
+        for k in range(2):
+            one = {key: v[b:b + 1] for key, v in inputs.items()}
+            one['support_imgs'] = one['support_imgs'][:, k:k + 1]
+            one['support_masks'] = one['support_masks'][:, k:k + 1]
+            single.append(model.loss(one, [samples[b]])['decode.loss_ce'])
+    torch.testing.assert_close(total, sum(single) / 4)
+    shot_major = (single[0] + single[3] + 2 * single[1]) / 4
+    assert not torch.allclose(total, shot_major)
+
+
 def test_predict_mode_and_output_sizes():
     init_default_scope('mmseg')
     model = MODELS.build(tiny_hsnet_cfg()).eval()
@@ -150,6 +174,55 @@ def test_bad_episodes(model):
     with pytest.raises(ValueError, match='keep_query_gt_original'):
         MODELS.build(
             dict(tiny_hsnet_cfg(), test_cfg=dict(output_size='original')))
+
+
+def test_tensor_api_refuses_what_it_cannot_read(model):
+    q, s, m = episode(1, 2)
+    with pytest.raises(TypeError, match='uint8.*normalised'):
+        logits_of(model, q.to(torch.uint8), s, m)
+    with pytest.raises(TypeError, match='float64.*weights are torch.float32'):
+        logits_of(model, q.double(), s.double(), m)
+    with pytest.raises(ValueError, match='RGB'):
+        logits_of(model, q[:, :1], s[:, :, :1], m)
+    with pytest.raises(ValueError, match='RGB'):
+        logits_of(model, torch.cat([q, q[:, :1]], 1), s, m)
+    bad = q.clone()
+    bad[0, 0, 0, 0] = float('nan')
+    with pytest.raises(ValueError, match='query_img holds NaN or Inf'):
+        logits_of(model, bad, s, m)
+    bad = s.clone()
+    bad[0, 1, 2, 3, 4] = float('inf')
+    with pytest.raises(ValueError, match='support_imgs holds NaN or Inf'):
+        logits_of(model, q, bad, m)
+    # under CPU autocast the float32 images of a float32 model are fine
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert logits_of(model, q, s, m).shape == (1, 2, 2, 64, 64)
+
+
+def test_huge_inputs_refused_before_the_correlation(model, monkeypatch):
+    from hsnet_mm.models.layers import correlation_memory
+    seen = []
+    model.neck.register_forward_pre_hook(lambda *args: seen.append(1))
+    monkeypatch.setattr(correlation_memory, 'available_memory_bytes',
+                        lambda device: 2**30)
+    q, s, m = episode(1, 1, 1024, 1024)
+    with pytest.raises(MemoryError) as err, torch.no_grad():
+        logits_of(model, q, s, m)
+    msg = str(err.value)
+    # 3 x 2 layers x (128^4 + 64^4 + 32^4) float32 values, 6.4 GB
+    assert 'at 1024 x 1024 px needs about 6.4 GiB' in msg
+    assert '1.0 GiB free' in msg
+    side = int(
+        msg.split('largest square input that fits is about ')[1].split(' x ')
+        [0])
+    assert 32 <= side < 1024 and side % 32 == 0
+    assert not seen  # refused before the neck ran
+    # the size it names fits (ResNet strides 8, 16, 32)
+    correlation_memory.check_correlation_memory([(2, side // 8, side // 8),
+                                                 (2, side // 16, side // 16),
+                                                 (2, side // 32, side // 32)],
+                                                1, (side, side), 4,
+                                                torch.device('cpu'))
 
 
 def test_data_preprocessor(model):
