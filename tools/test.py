@@ -7,29 +7,28 @@ Examples::
         work_dirs/hsnet_r50_pascal5i_fold0_1shot/best_mIoU_epoch_1.pth \
         --shot 5 --out results.json --show-dir vis
     bash tools/dist_test.sh CONFIG CHECKPOINT 4 --shot 5
+    # the spread over episode sets: 5 seeds of 1000 episodes
+    python tools/test.py CONFIG CHECKPOINT --seeds 0 1 2 3 4 --episodes 1000
 
 Prints a progress bar and ends with the summary line
-``mIoU: xx.xx  FB-IoU: xx.xx  (N episodes, K-shot, fold f)``.
+``mIoU: xx.xx  FB-IoU: xx.xx  (N episodes, K-shot, fold f)``; with
+``--seeds``, one line per seed, the per-class IoU spread and last
+``mean over S seeds: mIoU: m +/- s (95% CI lo-hi)  FB-IoU: ...``.
 """
 import argparse
-import os
-import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
 import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
-from hsnet_mm.evaluation import format_summary
-from hsnet_mm.utils import (CheckpointMismatchError, check_checkpoint,
-                            check_writable,
-                            drop_persistent_workers_without_workers,
-                            exit_on_unknown_keys, init_cpu_dist_if_needed,
-                            register_safe_globals, setup_cfg_for_launcher,
-                            use_original_size_protocol)
+from hsnet_mm.evaluation.functional import format_seed_report, format_summary
+from hsnet_mm.utils import (CheckpointMismatchError, add_runner_args,
+                            atomic_dump_json, build_runner, check_checkpoint,
+                            check_writable, load_config, parse_runner_args,
+                            use_multi_seed_test, use_original_size_protocol)
 
 
 def parse_args():
@@ -42,7 +41,8 @@ def parse_args():
     parser.add_argument(
         '--out',
         help='JSON file of per-episode results (names, class, intersection '
-        'and union) to re-score offline')
+        'and union) to re-score offline; with --seeds, every seed\'s scores, '
+        'per-class IoU and episodes plus their mean, std and CI')
     parser.add_argument(
         '--show-dir', help='directory where one PNG per episode is saved')
     parser.add_argument(
@@ -55,28 +55,36 @@ def parse_args():
         help='evaluate at the original query size (the official '
         '--use_original_imgsize protocol) instead of the network input size')
     parser.add_argument(
-        '--cfg-options',
+        '--seeds',
+        type=int,
         nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
+        help='test once per episode seed (model and data loaded once) and '
+        'report each, their mean +/- std and a 95%% t-interval; seed 0 of '
+        'the official sampler with 1000 episodes is the official replay')
     parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+        '--episodes',
+        type=int,
+        help='number of test episodes, e.g. 1000 / 5000 / 10000 '
+        '(default: the config\'s)')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='run the model under autocast (CUDA: float16; CPU: bfloat16)')
+    add_runner_args(parser)
+    args = parse_runner_args(parser)
     if args.shot is not None and args.shot < 1:
         parser.error(f'--shot must be >= 1, got {args.shot}')
     if args.out is not None and not args.out.endswith('.json'):
         parser.error(f'--out must be a .json file, got {args.out}')
+    if args.episodes is not None and args.episodes < 1:
+        parser.error(f'--episodes must be >= 1, got {args.episodes}')
+    if args.seeds is not None:
+        if min(args.seeds) < 0 or len(set(args.seeds)) != len(args.seeds):
+            parser.error(f'--seeds must be distinct non-negative ints, got '
+                         f'{args.seeds}')
+        if args.show_dir is not None and len(args.seeds) > 1:
+            parser.error('--show-dir draws one PNG per episode index: use '
+                         'it with one seed at a time')
     return args
 
 
@@ -93,22 +101,11 @@ def set_output_file(cfg: Config, out: str) -> None:
 
 def main():
     args = parse_args()
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    exit_on_unknown_keys(cfg, args.cfg_options)  # typos, before any work
-    cfg = setup_cfg_for_launcher(cfg, args.launcher)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
     # refuse a missing or mismatching checkpoint before writing anything
-    # (the Runner would only warn and score a partly random model)
-    register_safe_globals()
+    # (the Runner would only warn and score a partly random model); the
+    # check builds the model on the meta device, the Runner builds it once
     try:
         check_writable(args.out, args.show_dir, cfg.work_dir)
         check_checkpoint(cfg, args.checkpoint)
@@ -120,16 +117,22 @@ def main():
         cfg.test_dataloader.dataset.shot = args.shot
     if args.original_size:
         use_original_size_protocol(cfg)
-    drop_persistent_workers_without_workers(cfg)
+    if args.episodes is not None:
+        cfg.test_dataloader.dataset.num_episodes = args.episodes
+    if args.seeds is not None:
+        use_multi_seed_test(cfg, args.seeds)
+    if args.amp:
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
     # an impossible episode set (missing data, a shot count larger than a
-    # class's images allow...) fails here, before the Runner writes a file
+    # class's images allow...) fails here, before the Runner writes a file;
+    # this build reads only the split lists, no image
     try:
         with DefaultScope.overwrite_default_scope(
                 cfg.get('default_scope', 'mmseg')):
             DATASETS.build(cfg.test_dataloader.dataset)
     except (FileNotFoundError, ValueError, KeyError) as err:
         sys.exit(f'error: test dataset: {err}')
-    if args.out is not None:
+    if args.out is not None and args.seeds is None:
         set_output_file(cfg, args.out)
     if args.show_dir is not None:
         vis = cfg.default_hooks.get('visualization')
@@ -144,20 +147,38 @@ def main():
     if cfg.default_hooks.get('logger') is not None:
         cfg.default_hooks.logger.interval = sys.maxsize
 
-    init_cpu_dist_if_needed(
-        args.launcher,
-        cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout'))
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     metrics = runner.test()
 
     if is_main_process():
         dataset = runner.test_dataloader.dataset
         # datasets without folds (FSS-1000, folders) print no fold
         folds = getattr(dataset, 'num_folds', getattr(dataset, 'NUM_FOLDS', 1))
+        fold = dataset.metainfo.get('fold') if folds > 1 else None
+        shot = getattr(dataset, 'shot', None)
+        if args.seeds is None:
+            print(
+                format_summary(metrics, len(dataset), shot, fold), flush=True)
+            return
+        loop = runner.test_loop
+        if args.out is not None:
+            atomic_dump_json(
+                args.out,
+                dict(
+                    config=args.config,
+                    checkpoint=args.checkpoint,
+                    num_episodes=len(dataset),
+                    shot=shot,
+                    fold=None if fold is None else int(fold),
+                    episode_sampling=getattr(dataset, 'episode_sampling',
+                                             None),
+                    summary=loop.summary,
+                    runs=loop.runs))
+        context = format_summary(metrics, len(dataset), shot, fold)
+        context = '  ' + context[context.index('('):]
         print(
-            format_summary(
-                metrics, len(dataset), getattr(dataset, 'shot', None),
-                dataset.metainfo.get('fold') if folds > 1 else None),
+            '\n'.join(
+                format_seed_report(loop.runs, loop.summary, context=context)),
             flush=True)
 
 

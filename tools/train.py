@@ -11,23 +11,16 @@ under bfloat16 autocast (``CPUAutocastOptimWrapper``).
 """
 import argparse
 import logging
-import os
-import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.runner import Runner
-from mmseg.registry import RUNNERS
 
-import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
-import hsnet_mm.engine  # noqa: F401  (registers hooks and optim wrappers)
+import hsnet_mm  # noqa: F401  (registers every hsnet-mm component)
 from hsnet_mm.engine import pick_resume_checkpoint
-from hsnet_mm.utils import (apply_global_batch_size,
-                            drop_persistent_workers_without_workers,
-                            exit_on_unknown_keys, init_cpu_dist_if_needed,
-                            launcher_world_size, register_safe_globals,
-                            setup_cfg_for_launcher)
+from hsnet_mm.utils import (add_runner_args, apply_global_batch_size,
+                            build_runner, launcher_world_size, load_config,
+                            parse_runner_args)
 
 
 def parse_args():
@@ -45,28 +38,8 @@ def parse_args():
         default=False,
         help='enable automatic-mixed-precision training (CUDA: float16 with '
         'dynamic loss scaling; CPU: bfloat16 autocast)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0);
-    # torchrun sets LOCAL_RANK instead.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser)
 
 
 def enable_amp(cfg: Config) -> None:
@@ -97,50 +70,22 @@ def enable_amp(cfg: Config) -> None:
 
 def main():
     args = parse_args()
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    exit_on_unknown_keys(cfg, args.cfg_options)  # typos, before any work
-    # gloo and a DDP wrapper without device_ids when there is no CUDA
-    cfg = setup_cfg_for_launcher(cfg, args.launcher)
-
-    # work_dir is determined in this priority: CLI > segment in file > filename
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
     if args.amp:
         enable_amp(cfg)
     # the paper's total batch, whatever the number of processes
-    per_process = apply_global_batch_size(cfg,
-                                          launcher_world_size(args.launcher))
+    world_size = launcher_world_size(args.launcher)
+    per_process = apply_global_batch_size(cfg, world_size)
     if per_process is not None:
         print(
-            f'global batch {cfg.global_batch_size} = '
-            f'{launcher_world_size(args.launcher)} process(es) x '
-            f'{per_process} episodes',
+            f'global batch {cfg.global_batch_size} = {world_size} '
+            f'process(es) x {per_process} episodes',
             flush=True)
-    drop_persistent_workers_without_workers(cfg)
     cfg.resume = args.resume
     if args.resume and cfg.get('load_from') is None:  # newest valid one
         cfg.load_from = pick_resume_checkpoint(cfg.work_dir)
-
-    # torch >= 2.6 loads with weights_only=True: allow-list Runner objects
-    register_safe_globals()
-    # a CPU `pytorch` launch starts gloo itself (mmengine would call
-    # torch.cuda.set_device); the Runner then skips its own init_dist
-    init_cpu_dist_if_needed(
-        args.launcher,
-        cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout'))
-
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    runner.train()
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

@@ -1,6 +1,2 @@
 _base_ = './hsnet_vgg16_fss1000_1shot.py'
-# HSNet trains 1-shot and tests K-shot with the same weights: test this
-# config with the 1-shot run's checkpoint (or train with it: training
-# stays 1-shot, validation and test vote over 5 shots).
-val_dataloader = dict(dataset=dict(shot=5))
 test_dataloader = dict(dataset=dict(shot=5))

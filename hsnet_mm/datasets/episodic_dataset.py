@@ -326,6 +326,31 @@ class EpisodicDataset(BaseDataset):
         supports = [self._record(int(members[p]))['name'] for p in pos]
         return int(c), self._record(q)['name'], supports
 
+    @force_full_init
+    def set_episode_seed(self, episode_seed: int) -> None:
+        """Draw this dataset's episodes again with another seed.
+
+        The pool is not read again: only the episodes change (for
+        ``'official'`` sampling they are replayed from
+        ``np.random.RandomState(episode_seed)``). ``tools/test.py --seeds``
+        tests one model on several episode sets this way. Workers forked
+        before the call keep the old episodes: iterate a dataloader without
+        persistent workers afterwards.
+
+        Args:
+            episode_seed (int): The new seed.
+        """
+        episode_seed = int(episode_seed)
+        if episode_seed == self.episode_seed:
+            return
+        self.episode_seed = episode_seed
+        if self._official is not None:
+            records = [self._record(i) for i in range(self._pool_size)]
+            self._official = replay_official(
+                records, self.split_class_ids, self._num_episodes, self.shot,
+                self.QUERY_SAMPLING == 'class_first', self.episode_seed,
+                self._official_candidates)
+
     def _record(self, pool_idx: int) -> dict:
         return BaseDataset.get_data_info(self, pool_idx)
 

@@ -14,6 +14,8 @@ from .dist import (cpu_model_wrapper_cfg, init_cpu_dist_if_needed,
                    setup_cfg_for_launcher)
 from .fileio import (NoSpaceError, atomic_dump_json, atomic_write_bytes,
                      atomic_write_text, check_writable, remove_temp_files)
+from .runner_setup import (add_runner_args, build_runner, load_config,
+                           parse_runner_args, use_multi_seed_test)
 from .safe_globals import (register_safe_globals,
                            safe_globals_for_runner_checkpoints)
 
@@ -28,5 +30,7 @@ __all__ = [
     'register_safe_globals', 'safe_globals_for_runner_checkpoints',
     'setup_cfg_for_launcher', 'NonFiniteCheckpointError', 'check_finite',
     'NoSpaceError', 'check_writable', 'remove_temp_files',
-    'UnknownConfigKeyError', 'check_config_keys', 'exit_on_unknown_keys'
+    'UnknownConfigKeyError', 'check_config_keys', 'exit_on_unknown_keys',
+    'add_runner_args', 'build_runner', 'load_config', 'parse_runner_args',
+    'use_multi_seed_test'
 ]

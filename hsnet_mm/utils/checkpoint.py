@@ -16,7 +16,7 @@ import os
 import pickle
 import re
 import zipfile
-from typing import Dict, List, Mapping, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -255,18 +255,41 @@ def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
             f'diverged) in {len(bad)} tensor(s): {_listed(bad)}')
 
 
-def build_model_skeleton(cfg: Config) -> nn.Module:
-    """Build ``cfg.model`` without initialising or downloading weights."""
+def build_model_skeleton(cfg: Config,
+                         device: Optional[str] = None) -> nn.Module:
+    """Build ``cfg.model`` without initialising or downloading weights.
+
+    Args:
+        cfg (mmengine.Config): The config.
+        device (str, optional): Device to create the parameters on;
+            ``'meta'`` allocates no memory (enough for key shapes). Defaults
+            to None (the CPU).
+    """
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmseg')):
-        return MODELS.build(cfg.model)
+        if device is None:
+            return MODELS.build(cfg.model)
+        with torch.device(device):
+            return MODELS.build(cfg.model)
+
+
+def _model_key_shapes(cfg: Config) -> Dict[str, Tuple[int, ...]]:
+    """Key shapes of ``cfg.model``, from a build on the meta device.
+
+    A model whose constructor needs real values falls back to a CPU build.
+    """
+    try:
+        return state_dict_shapes(build_model_skeleton(cfg, device='meta'))
+    except (NotImplementedError, RuntimeError):
+        return state_dict_shapes(build_model_skeleton(cfg))
 
 
 def check_checkpoint(cfg: Config, filename: PathType) -> None:
     """Check that ``filename`` loads strictly into ``cfg.model``.
 
-    The model is built from the config (no weights initialised or
-    downloaded) only to read its state-dict keys and shapes.
+    The model is built from the config on the meta device (no memory, no
+    weights initialised or downloaded) only to read its state-dict keys and
+    shapes, so a tool can check before it builds the real model once.
 
     Raises:
         FileNotFoundError: the checkpoint does not exist.
@@ -275,7 +298,7 @@ def check_checkpoint(cfg: Config, filename: PathType) -> None:
         NonFiniteCheckpointError: it holds NaN or inf.
     """
     state = load_state_dict(filename)
-    expected = state_dict_shapes(build_model_skeleton(cfg))
+    expected = _model_key_shapes(cfg)
     check_state_dict(expected, state, f'checkpoint {os.fspath(filename)}',
                      'the model of the config')
     check_finite(state, f'checkpoint {os.fspath(filename)}')

@@ -102,3 +102,38 @@ def test_dist_train_keeps_ranks_identical(tiny_config, run_tool, ok, port,
     assert ckpt['meta']['iter'] == 2
     state = next(iter(ckpt['optimizer']['state'].values()))
     assert int(state['step']) == 2
+
+
+def test_multi_seed_test_is_identical_on_two_processes(tiny_config,
+                                                       calibrated_checkpoint,
+                                                       run_tool, ok, port,
+                                                       tmp_path):
+    args = ['--seeds', '0', '1', '2', '--episodes', '9']
+    one, two = tmp_path / 'one.json', tmp_path / 'two.json'
+    stdout_one = ok(
+        run_tool([
+            'tools/test.py',
+            str(tiny_config),
+            str(calibrated_checkpoint), '--work-dir',
+            str(tmp_path / 'wd'), '--out',
+            str(one), *args
+        ]))
+    stdout_two = ok(
+        run_tool([
+            'bash', 'tools/dist_test.sh',
+            str(tiny_config),
+            str(calibrated_checkpoint), '2', '--work-dir',
+            str(tmp_path / 'wd'), '--out',
+            str(two), *args
+        ],
+                 env=dict(PORT=str(port()))))
+    ref, dist = json.loads(one.read_text()), json.loads(two.read_text())
+    assert [len(r['episodes']) for r in ref['runs']] == [9, 9, 9]
+    assert dist['runs'] == ref['runs']  # scores, classes and every episode
+    assert dist['summary'] == ref['summary']
+    report = [
+        line for line in stdout_two.split('\n')
+        if line.startswith(('seed ', 'mean over'))
+    ]
+    assert len(report) == 4  # printed by rank 0 only
+    assert report[-1] == stdout_one.rstrip('\n').split('\n')[-1]

@@ -100,3 +100,19 @@ def test_non_finite_checkpoints_are_refused_naming_the_tensors(
             load()
         assert str(path) in str(err.value) and expected in str(err.value)
     check_finite({'n': torch.tensor([1, 2]), 'x': torch.ones(2)}, 'ok')
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_meta_device_skeleton_has_the_cpu_shapes(depth):
+    """check_checkpoint reads key shapes from a build on the meta device
+    (no memory, no init); they equal a real CPU build's."""
+    from hsnet_mm.utils import build_model_skeleton, state_dict_shapes
+    model = dict(MODEL)
+    model['backbone'] = dict(model['backbone'], depth=depth)
+    if depth == 50:
+        model['encoder'] = dict(model['encoder'], in_channels=(3, 6, 4))
+    cfg = Config(dict(model=model, default_scope='mmseg'))
+    meta = build_model_skeleton(cfg, device='meta')
+    assert all(p.is_meta for p in meta.parameters())
+    assert state_dict_shapes(meta) == state_dict_shapes(
+        build_model_skeleton(cfg))

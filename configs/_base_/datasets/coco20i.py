@@ -1,15 +1,69 @@
-# COCO-20i episodes (see docs/dataset_prepare.md): the official protocol
-# resizes to 400 x 400 and tests the official 1000 episodes of the fold.
-_base_ = './pascal5i.py'
+# COCO-20i episodes (see docs/dataset_prepare.md). Official protocol: images
+# resized to 400 x 400 (Pillow bilinear), masks with torch's legacy nearest
+# rule, no augmentation; test = the official 1000 episodes of the fold,
+# replayed name for name.
 dataset_type = 'COCO20iDataset'
 data_root = 'data/COCO2014'
-split_dir = 'splits/coco'
-# the official COCO batch of 40, split over the processes by tools/train.py
+split_dir = 'splits/coco'  # relative to data_root
+img_scale = (400, 400)
+fold = 0
+pipeline = [
+    dict(type='LoadEpisode'),
+    dict(type='ResizeEpisode', scale=img_scale),
+    dict(type='PackEpisodeInputs'),
+]
+# HSNet's total COCO batch: tools/train.py splits it over the processes
+# (4 GPUs x 10); None keeps train_dataloader.batch_size per GPU.
 global_batch_size = 40
 train_dataloader = dict(
     batch_size=40,
-    dataset=dict(type=dataset_type, data_root=data_root, split_dir=split_dir))
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='EpisodicSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split_dir=split_dir,
+        fold=fold,
+        shot=1,
+        mode='train',
+        pipeline=pipeline))
+# validation during training (it picks the best checkpoint), as the
+# official train.py: the same 1000 seed-0 episodes the test replays (the
+# paper's model selection uses the test episodes, see configs/hsnet). A
+# smaller or different set: --cfg-options
+# val_dataloader.dataset.num_episodes=300 (the first 300 of them) or
+# val_dataloader.dataset.episode_seed=1 (other episodes).
 val_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, split_dir=split_dir))
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split_dir=split_dir,
+        fold=fold,
+        shot=1,
+        mode='val',
+        num_episodes=1000,
+        episode_sampling='official',
+        episode_seed=0,
+        pipeline=pipeline))
 test_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, split_dir=split_dir))
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split_dir=split_dir,
+        fold=fold,
+        shot=1,
+        mode='test',
+        num_episodes=1000,
+        episode_sampling='official',
+        pipeline=pipeline))
+val_evaluator = dict(type='FewShotMetric')
+test_evaluator = val_evaluator

@@ -2,18 +2,68 @@
 # validation and 240 test categories; the official test uses every test
 # image once as a query (2400 episodes). The query mask is always resized
 # to 400 x 400, as the official code does.
-_base_ = './pascal5i.py'
 dataset_type = 'FSS1000Dataset'
 data_root = 'data/FSS-1000'
-split_dir = 'splits/fss'
-# the official batch of 20 (global_batch_size, from pascal5i.py)
+split_dir = 'splits/fss'  # relative to data_root
+img_scale = (400, 400)
+fold = 0
+pipeline = [
+    dict(type='LoadEpisode'),
+    dict(type='ResizeEpisode', scale=img_scale),
+    dict(type='PackEpisodeInputs'),
+]
+# HSNet's total batch: tools/train.py splits it over the processes
+# (1 GPU x 20, 4 GPUs x 5); None keeps train_dataloader.batch_size per GPU.
+global_batch_size = 20
 train_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, split_dir=split_dir))
-val_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root, split_dir=split_dir))
-test_dataloader = dict(
+    batch_size=20,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='EpisodicSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         split_dir=split_dir,
-        num_episodes=None))  # every test image once: 2400
+        fold=fold,
+        shot=1,
+        mode='train',
+        pipeline=pipeline))
+# validation during training (it picks the best checkpoint), as the
+# official train.py: every image of the 240 val categories once (2400
+# episodes), supports drawn as the official seed-0 run. Other supports:
+# --cfg-options val_dataloader.dataset.episode_seed=1. Fewer episodes
+# (num_episodes=N) cover only the first N / 10 categories, and the metric
+# scores the others 0.
+val_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split_dir=split_dir,
+        fold=fold,
+        shot=1,
+        mode='val',
+        num_episodes=None,  # every val image once: 2400
+        episode_sampling='official',
+        episode_seed=0,
+        pipeline=pipeline))
+test_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split_dir=split_dir,
+        fold=fold,
+        shot=1,
+        mode='test',
+        num_episodes=None,  # every test image once: 2400
+        episode_sampling='official',
+        pipeline=pipeline))
+val_evaluator = dict(type='FewShotMetric')
+test_evaluator = val_evaluator

@@ -28,7 +28,12 @@ train_dataloader = dict(
         shot=1,
         mode='train',
         pipeline=pipeline))
-# validation during training: a fixed, smaller episode set (seeded)
+# validation during training (it picks the best checkpoint), as the
+# official train.py: the same 1000 seed-0 episodes the test replays (the
+# paper's model selection uses the test episodes, see configs/hsnet). A
+# smaller or different set: --cfg-options
+# val_dataloader.dataset.num_episodes=300 (the first 300 of them) or
+# val_dataloader.dataset.episode_seed=1 (other episodes).
 val_dataloader = dict(
     batch_size=4,
     num_workers=4,
@@ -41,7 +46,8 @@ val_dataloader = dict(
         fold=fold,
         shot=1,
         mode='val',
-        num_episodes=300,
+        num_episodes=1000,
+        episode_sampling='official',
         episode_seed=0,
         pipeline=pipeline))
 test_dataloader = dict(

@@ -156,6 +156,26 @@ def scores_from_accumulated(
     return {'mIoU': miou, 'FB-IoU': fb_iou}
 
 
+def fold_class_names(fold_class_ids: Sequence[int],
+                     classes: Optional[Sequence[str]]) -> List[str]:
+    """Names of the fold's classes, for tables and plots.
+
+    Args:
+        fold_class_ids (Sequence[int]): The scored classes (global ids).
+        classes (Sequence[str], optional): ``metainfo['classes']``: every
+            class of the dataset (indexed by global id) or only the fold's.
+
+    Returns:
+        list[str]: One name per fold class; the ids as strings when
+        ``classes`` does not name them.
+    """
+    if classes is not None and len(classes) > max(fold_class_ids):
+        return [str(classes[c]) for c in fold_class_ids]  # global ids
+    if classes is not None and len(classes) == len(fold_class_ids):
+        return [str(name) for name in classes]  # the fold's names
+    return [str(c) for c in fold_class_ids]
+
+
 def load_episode_records(
         path: Union[str, os.PathLike]) -> Tuple[List[dict], dict]:
     """Read a per-episode file written by :class:`FewShotMetric`.

@@ -20,8 +20,8 @@ from prettytable import PrettyTable
 from ...structures import IGNORE_INDEX
 from ...utils import atomic_write_text
 from ..functional import (accumulate_episodes, class_ious,
-                          episode_intersect_union, format_summary,
-                          scores_from_accumulated)
+                          episode_intersect_union, fold_class_names,
+                          format_summary, scores_from_accumulated)
 
 
 def _field(sample: Any, key: str, default: Any = None) -> Any:
@@ -92,6 +92,10 @@ class FewShotMetric(BaseMetric):
             collect_dir=collect_dir)
         self.ignore_index = ignore_index
         self.output_file = output_file
+        #: The episode records of the last ``compute_metrics`` call (on rank
+        #: 0 of a distributed run; empty elsewhere), for callers that need
+        #: more than the two scores (``tools/test.py --seeds``).
+        self.last_episodes: List[dict] = []
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Store the areas and identity of each episode of a batch.
@@ -153,9 +157,18 @@ class FewShotMetric(BaseMetric):
                 logger=logger,
                 level=logging.WARNING)
         fold_class_ids = [int(c) for c in fold_class_ids]
+        self.last_episodes = list(results)
         acc = accumulate_episodes(results, fold_class_ids)
         metrics = scores_from_accumulated(acc)
         num_scored = int(acc['num_episodes'].sum())
+        unseen = int((acc['num_episodes'] == 0).sum())
+        if unseen:
+            print_log(
+                f'{unseen} of {len(fold_class_ids)} classes have no episode '
+                'and score 0 IoU: are there too few episodes to cover every '
+                'class?',
+                logger=logger,
+                level=logging.WARNING)
         if num_scored != len(results):
             print_log(
                 f'{len(results) - num_scored} of {len(results)} episodes '
@@ -181,12 +194,7 @@ class FewShotMetric(BaseMetric):
     def _log_table(acc: Dict[str, np.ndarray], fold_class_ids: List[int],
                    classes: Optional[Sequence[str]], logger: MMLogger) -> None:
         """Log a per-class table: class, episodes, IoU."""
-        if classes is not None and len(classes) > max(fold_class_ids):
-            names = [str(classes[c]) for c in fold_class_ids]  # global ids
-        elif classes is not None and len(classes) == len(fold_class_ids):
-            names = [str(name) for name in classes]  # the fold's names
-        else:
-            names = [str(c) for c in fold_class_ids]
+        names = fold_class_names(fold_class_ids, classes)
         table = PrettyTable()
         table.add_column('Class', names)
         table.add_column('Class id', fold_class_ids)
