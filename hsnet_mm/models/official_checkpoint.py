@@ -107,4 +107,3 @@ def convert_official_state_dict(
             hint='(wrong --backbone? The official key layouts of VGG16, '
             'ResNet-50 and ResNet-101 differ.)')
     return converted, dropped
-

@@ -31,6 +31,7 @@ CONV4D_IMPLS = dict(
     fast=dict(type='FastCenterPivotConv4d'),
     reference=dict(type='CenterPivotConv4d'))
 
+
 def resize_query_dims(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Resize the query dims of a 4D feature (bilinear, corners aligned).
 

@@ -113,4 +113,3 @@ class CenterPivotConv4d(nn.Module):
         return (f'{self.in_channels}, {self.out_channels}, '
                 f'kernel_size={self.kernel_size}, '
                 f'support_stride={self.support_stride}')
-

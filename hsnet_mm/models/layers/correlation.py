@@ -15,6 +15,11 @@ import torch
 import torch.nn.functional as F
 
 
+def _to_fp32_if_half(x: torch.Tensor) -> torch.Tensor:
+    """Half-precision features (autocast) are normalised in fp32."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def mask_support_feature(feat: torch.Tensor,
                          mask: torch.Tensor) -> torch.Tensor:
     """Multiply a support feature map by its mask resized to the map.
@@ -63,6 +68,7 @@ def cosine_correlation(query_feat: torch.Tensor,
     hs, ws = support_feat.shape[-2:]
     query = query_feat.reshape(n, c, hq * wq)
     support = support_feat.reshape(n, c, hs * ws)
+    query, support = _to_fp32_if_half(query), _to_fp32_if_half(support)
     query = query / (query.norm(dim=1, p=2, keepdim=True) + eps)
     support = support / (support.norm(dim=1, p=2, keepdim=True) + eps)
     corr = torch.bmm(query.transpose(1, 2), support)
@@ -118,8 +124,10 @@ def batched_level_correlations(query_feats: Sequence[torch.Tensor],
         Tensor: (N, L, Hq, Wq, Hs, Ws), layers in shallow-to-deep order.
     """
     if (len(query_feats) != len(support_feats) or not query_feats
-            or len({tuple(f.shape) for f in query_feats}) != 1
-            or len({tuple(f.shape) for f in support_feats}) != 1):
+            or len({tuple(f.shape)
+                    for f in query_feats}) != 1
+            or len({tuple(f.shape)
+                    for f in support_feats}) != 1):
         return stack_level_correlations(query_feats, support_feats, eps)
     if query_feats[0].shape[:2] != support_feats[0].shape[:2]:
         raise ValueError('query and support features must share (N, C), got '
@@ -129,8 +137,10 @@ def batched_level_correlations(query_feats: Sequence[torch.Tensor],
     hs, ws = support_feats[0].shape[-2:]
     num_layers = len(query_feats)
     query = torch.stack(query_feats, 1).reshape(n * num_layers, c, hq * wq)
-    support = torch.stack(support_feats, 1).reshape(n * num_layers, c,
-                                                    hs * ws)
+    support = torch.stack(support_feats, 1).reshape(n * num_layers, c, hs * ws)
+    # the normalisation in fp32 under autocast; the GEMM may then run in
+    # bf16/fp16 (autocast casts its inputs)
+    query, support = _to_fp32_if_half(query), _to_fp32_if_half(support)
     query = query / (query.norm(dim=1, p=2, keepdim=True) + eps)
     support = support / (support.norm(dim=1, p=2, keepdim=True) + eps)
     corr = torch.bmm(query.transpose(1, 2), support)

@@ -26,6 +26,23 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 
+def _cpu_autocast_enabled() -> bool:
+    try:  # torch >= 2.4
+        return torch.is_autocast_enabled('cpu')
+    except TypeError:  # torch 2.1-2.3
+        return torch.is_autocast_cpu_enabled()
+
+
+def _slow_conv3d_backward(x: torch.Tensor) -> bool:
+    """Whether a CPU bf16/fp16 3D conv would need a backward pass: PyTorch
+    has no fast CPU kernel for that (measured ~10x slower than 2D), so
+    such training steps use the 2D-conv formulation."""
+    if x.device.type != 'cpu' or not torch.is_grad_enabled():
+        return False
+    return (x.dtype in (torch.bfloat16, torch.float16)
+            or _cpu_autocast_enabled())
+
+
 @MODELS.register_module()
 class FastCenterPivotConv4d(nn.Module):
     """Center-pivot 4D convolution, exact and faster than the reference.
@@ -84,6 +101,8 @@ class FastCenterPivotConv4d(nn.Module):
         s = self.support_stride
         n, c, hq, wq, hs, ws = x.shape
         c_out = self.out_channels
+        if _slow_conv3d_backward(x):
+            return self._forward_2d(x)
         # Branch 2: support conv at every query position, as a 3D conv.
         out = F.conv3d(
             x.reshape(n, c, hq * wq, hs, ws),
@@ -94,11 +113,29 @@ class FastCenterPivotConv4d(nn.Module):
         hs2, ws2 = out.shape[-2:]
         # Branch 1: query conv at the pruned support positions.
         pruned = x[..., ::s, ::s] if s > 1 else x
-        pruned = pruned.permute(0, 4, 5, 2, 3, 1).reshape(
-            n * hs2 * ws2, hq, wq, c).permute(0, 3, 1, 2)
+        pruned = pruned.permute(0, 4, 5, 2, 3,
+                                1).reshape(n * hs2 * ws2, hq, wq,
+                                           c).permute(0, 3, 1, 2)
         out1 = self.conv1(pruned).permute(0, 2, 3, 1).reshape(
             n, hs2, ws2, hq, wq, c_out).permute(0, 5, 3, 4, 1, 2)
         return out.view(n, c_out, hq, wq, hs2, ws2).add_(out1)
+
+    def _forward_2d(self, x: torch.Tensor) -> torch.Tensor:
+        """The reference's 2D-conv formulation of both branches."""
+        s = self.support_stride
+        n, c, hq, wq, hs, ws = x.shape
+        c_out = self.out_channels
+        out2 = self.conv2(
+            x.permute(0, 2, 3, 1, 4, 5).reshape(n * hq * wq, c, hs, ws))
+        hs2, ws2 = out2.shape[-2:]
+        out2 = out2.view(n, hq, wq, c_out, hs2, ws2).permute(0, 3, 1, 2, 4, 5)
+        pruned = x[..., ::s, ::s] if s > 1 else x
+        pruned = pruned.permute(0, 4, 5, 2, 3,
+                                1).reshape(n * hs2 * ws2, hq, wq,
+                                           c).permute(0, 3, 1, 2)
+        out1 = self.conv1(pruned).permute(0, 2, 3, 1).reshape(
+            n, hs2, ws2, hq, wq, c_out).permute(0, 5, 3, 4, 1, 2)
+        return out2 + out1
 
     def extra_repr(self) -> str:
         return (f'{self.in_channels}, {self.out_channels}, '

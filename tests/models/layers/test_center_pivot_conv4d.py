@@ -2,7 +2,6 @@
 import pytest
 import torch
 import torch.nn.functional as F
-
 from mmseg.registry import MODELS
 
 from hsnet_mm.models.layers import CenterPivotConv4d
