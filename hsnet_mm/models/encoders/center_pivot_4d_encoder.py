@@ -17,11 +17,12 @@ which keeps the batch dim at batch size 1, as here; the bare ``squeeze()``
 of the official code is in its 4D conv's padding-0 branch, which HSNet
 never takes.)
 """
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from mmseg.utils import OptMultiConfig
@@ -34,6 +35,10 @@ SQUEEZE_STRIDES = ((2, 2, 2), (4, 2, 2), (4, 4, 2))
 #: The official mix blocks: three stride-1 4D convs each.
 MIX_CHANNELS = (128, 128, 128)
 MIX_KERNELS = (3, 3, 3)
+#: the 4D conv each ``impl`` builds when ``conv4d_cfg`` is not given
+CONV4D_IMPLS = dict(
+    fast=dict(type='FastCenterPivotConv4d'),
+    reference=dict(type='CenterPivotConv4d'))
 
 
 def resize_query_dims(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -114,10 +119,18 @@ class CenterPivot4DEncoder(BaseModule):
         mix_kernels (Sequence[int]): their kernel sizes (stride 1).
             Defaults to :data:`MIX_KERNELS`, (3, 3, 3).
         num_groups (int): GroupNorm groups. Defaults to 4.
-        conv4d_cfg (dict): the 4D conv, a type registered in mmseg's
-            ``MODELS`` taking ``(in_channels, out_channels, kernel_size,
-            support_stride)``; other keys go to its constructor. Defaults
-            to ``dict(type='CenterPivotConv4d')``.
+        impl (str): ``'fast'`` (:class:`FastCenterPivotConv4d`) or
+            ``'reference'`` (:class:`CenterPivotConv4d`, the straightforward
+            layer kept as the correctness oracle); same parameters, outputs
+            equal up to float rounding. Defaults to ``'fast'``.
+        conv4d_cfg (dict, optional): the 4D conv, a type registered in
+            mmseg's ``MODELS`` taking ``(in_channels, out_channels,
+            kernel_size, support_stride)``; other keys go to its
+            constructor. Overrides ``impl``. Defaults to None (by ``impl``).
+        with_cp (bool): activation checkpointing: in training, every
+            squeeze and mix block keeps only its input and recomputes its
+            activations in the backward pass (less memory, ~1 more forward
+            of the encoder). Defaults to False.
         init_cfg (dict, optional): Defaults to None (PyTorch's default
             init, as the official).
     """
@@ -131,9 +144,18 @@ class CenterPivot4DEncoder(BaseModule):
                  mix_channels: Sequence[int] = MIX_CHANNELS,
                  mix_kernels: Sequence[int] = MIX_KERNELS,
                  num_groups: int = 4,
-                 conv4d_cfg: dict = dict(type='CenterPivotConv4d'),
+                 impl: str = 'fast',
+                 conv4d_cfg: Optional[dict] = None,
+                 with_cp: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if impl not in CONV4D_IMPLS:
+            raise ValueError(
+                f"impl must be 'fast' or 'reference', got {impl!r}")
+        if conv4d_cfg is None:
+            conv4d_cfg = CONV4D_IMPLS[impl]
+        self.impl = impl
+        self.with_cp = with_cp
         num_levels = len(in_channels)
         if not (len(squeeze_kernels) == len(squeeze_strides) == num_levels):
             raise ValueError(
@@ -143,6 +165,7 @@ class CenterPivot4DEncoder(BaseModule):
             raise ValueError('squeeze and mix blocks must end with the same '
                              'number of channels')
         self.in_channels = tuple(in_channels)
+        self.squeeze_strides = tuple(tuple(s) for s in squeeze_strides)
         self.out_channels = mix_channels[-1]
         self.squeeze_blocks = nn.ModuleList([
             make_conv4d_block(c, squeeze_channels, k, s, num_groups,
@@ -174,14 +197,28 @@ class CenterPivot4DEncoder(BaseModule):
                 raise ValueError(
                     f'pyramid level {level} must be (N, {ch}, Hq, Wq, Hs, '
                     f'Ws), got {tuple(corr.shape)}')
-        squeezed = [blk(x) for blk, x in zip(self.squeeze_blocks, pyramid)]
+        squeezed = [
+            self._run(blk, x) for blk, x in zip(self.squeeze_blocks, pyramid)
+        ]
         support_sizes = [tuple(x.shape[-2:]) for x in squeezed]
         if len(set(support_sizes)) != 1:
             raise ValueError(
                 'the squeezed support dims of the pyramid levels differ '
-                f'({support_sizes}, deepest first): this input size does not '
-                'fit the squeeze strides (e.g. VGG16 at 264-271 px)')
+                f'({support_sizes}, deepest first; the levels came in as '
+                f'{[tuple(x.shape[-2:]) for x in pyramid]}): this input size '
+                'does not fit the squeeze strides '
+                f'{[tuple(s) for s in self.squeeze_strides]} (e.g. VGG16 at '
+                '264-271 px). Change the input size, or squeeze_strides '
+                '(deepest first) so every level ends at one support size')
         mixed = squeezed[0]
         for finer, mix in zip(squeezed[1:], self.mix_blocks):
-            mixed = mix(resize_query_dims(mixed, finer.shape[2:4]) + finer)
+            mixed = self._run(
+                mix,
+                resize_query_dims(mixed, finer.shape[2:4]) + finer)
         return mixed.mean(dim=(-2, -1))
+
+    def _run(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Run a block, checkpointed if ``with_cp`` and grads are needed."""
+        if self.with_cp and self.training and torch.is_grad_enabled():
+            return cp.checkpoint(block, x, use_reentrant=False)
+        return block(x)

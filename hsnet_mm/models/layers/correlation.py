@@ -15,6 +15,11 @@ import torch
 import torch.nn.functional as F
 
 
+def _to_fp32_if_half(x: torch.Tensor) -> torch.Tensor:
+    """Half-precision features (autocast) are normalised in fp32."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def mask_support_feature(feat: torch.Tensor,
                          mask: torch.Tensor) -> torch.Tensor:
     """Multiply a support feature map by its mask resized to the map.
@@ -63,6 +68,7 @@ def cosine_correlation(query_feat: torch.Tensor,
     hs, ws = support_feat.shape[-2:]
     query = query_feat.reshape(n, c, hq * wq)
     support = support_feat.reshape(n, c, hs * ws)
+    query, support = _to_fp32_if_half(query), _to_fp32_if_half(support)
     query = query / (query.norm(dim=1, p=2, keepdim=True) + eps)
     support = support / (support.norm(dim=1, p=2, keepdim=True) + eps)
     corr = torch.bmm(query.transpose(1, 2), support)
@@ -93,3 +99,49 @@ def stack_level_correlations(query_feats: Sequence[torch.Tensor],
         for q, s in zip(query_feats, support_feats)
     ]
     return torch.stack(corrs, dim=1)
+
+
+def batched_level_correlations(query_feats: Sequence[torch.Tensor],
+                               support_feats: Sequence[torch.Tensor],
+                               eps: float = 1e-5) -> torch.Tensor:
+    """Same as :func:`stack_level_correlations`, as one batched GEMM.
+
+    The L layers of a level share (C, Hq, Wq) and (C, Hs, Ws) (e.g. the
+    blocks of one ResNet stage), so their normalised features are stacked
+    and multiplied in one ``bmm`` over N L matrices, whose output already
+    is the stacked (N, L, Hq, Wq, Hs, Ws) tensor: no per-layer results and
+    no stacking copy of the large correlations. Levels whose layers differ
+    in shape fall back to :func:`stack_level_correlations`.
+
+    Args:
+        query_feats (Sequence[Tensor]): L query features, each
+            (N, C, Hq, Wq), shallow to deep.
+        support_feats (Sequence[Tensor]): the L (masked) support features,
+            each (N, C, Hs, Ws).
+        eps (float): see :func:`cosine_correlation`.
+
+    Returns:
+        Tensor: (N, L, Hq, Wq, Hs, Ws), layers in shallow-to-deep order.
+    """
+    if (len(query_feats) != len(support_feats) or not query_feats
+            or len({tuple(f.shape)
+                    for f in query_feats}) != 1
+            or len({tuple(f.shape)
+                    for f in support_feats}) != 1):
+        return stack_level_correlations(query_feats, support_feats, eps)
+    if query_feats[0].shape[:2] != support_feats[0].shape[:2]:
+        raise ValueError('query and support features must share (N, C), got '
+                         f'{tuple(query_feats[0].shape)} and '
+                         f'{tuple(support_feats[0].shape)}')
+    n, c, hq, wq = query_feats[0].shape
+    hs, ws = support_feats[0].shape[-2:]
+    num_layers = len(query_feats)
+    query = torch.stack(query_feats, 1).reshape(n * num_layers, c, hq * wq)
+    support = torch.stack(support_feats, 1).reshape(n * num_layers, c, hs * ws)
+    # the normalisation in fp32 under autocast; the GEMM may then run in
+    # bf16/fp16 (autocast casts its inputs)
+    query, support = _to_fp32_if_half(query), _to_fp32_if_half(support)
+    query = query / (query.norm(dim=1, p=2, keepdim=True) + eps)
+    support = support / (support.norm(dim=1, p=2, keepdim=True) + eps)
+    corr = torch.bmm(query.transpose(1, 2), support)
+    return corr.view(n, num_layers, hq, wq, hs, ws).clamp_(min=0)

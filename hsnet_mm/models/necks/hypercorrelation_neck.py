@@ -17,7 +17,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptMultiConfig
 
 from ...structures import FeatureGroups
-from ..layers import mask_support_feature, stack_level_correlations
+from ..layers import (batched_level_correlations, mask_support_feature,
+                      stack_level_correlations)
 
 
 @MODELS.register_module()
@@ -40,16 +41,25 @@ class HypercorrelationNeck(BaseModule):
             features. Defaults to True; the official "without masking"
             checkpoints (Table 1's dagger models) need False.
         eps (float): added to the L2 norms. Defaults to 1e-5.
+        impl (str): ``'fast'`` correlates the layers of a level as one
+            batched GEMM (:func:`batched_level_correlations`) and resizes
+            the mask once per level; ``'reference'`` correlates layer by
+            layer. Equal up to float rounding. Defaults to ``'fast'``.
         init_cfg (dict, optional): unused (no parameters). Defaults to None.
     """
 
     def __init__(self,
                  mask_support: bool = True,
                  eps: float = 1e-5,
+                 impl: str = 'fast',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if impl not in ('fast', 'reference'):
+            raise ValueError(
+                f"impl must be 'fast' or 'reference', got {impl!r}")
         self.mask_support = mask_support
         self.eps = eps
+        self.impl = impl
 
     def forward(self, query_feats: FeatureGroups, support_feats: FeatureGroups,
                 support_masks: torch.Tensor) -> List[torch.Tensor]:
@@ -73,12 +83,29 @@ class HypercorrelationNeck(BaseModule):
         if support_masks.dim() != 3:
             raise ValueError('support_masks must be (N, H, W), got '
                              f'{tuple(support_masks.shape)}')
+        fast = self.impl == 'fast'
+        correlate = (
+            batched_level_correlations if fast else stack_level_correlations)
         pyramid = []
         for q_level, s_level in zip(query_feats, support_feats):
             if self.mask_support:
-                s_level = [
-                    mask_support_feature(s, support_masks) for s in s_level
-                ]
-            pyramid.append(
-                stack_level_correlations(q_level, s_level, self.eps))
+                s_level = self._mask_level(s_level, support_masks, fast)
+            pyramid.append(correlate(q_level, s_level, self.eps))
         return pyramid[::-1]
+
+    @staticmethod
+    def _mask_level(feats: List[torch.Tensor], masks: torch.Tensor,
+                    once: bool) -> List[torch.Tensor]:
+        """Mask a level's support features, resizing the mask ``once``
+        per feature size (fast) or once per layer (reference)."""
+        if not once:
+            return [mask_support_feature(f, masks) for f in feats]
+        resized = {}
+        out = []
+        for f in feats:
+            key = (tuple(f.shape[-2:]), f.dtype)
+            if key not in resized:
+                ones = f.new_ones(f.shape[0], 1, *f.shape[-2:])
+                resized[key] = mask_support_feature(ones, masks)
+            out.append(f * resized[key])
+        return out

@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hsnet_mm.models.layers import (cosine_correlation, mask_support_feature,
+from hsnet_mm.models.layers import (batched_level_correlations,
+                                    cosine_correlation, mask_support_feature,
                                     stack_level_correlations)
 
 
@@ -58,3 +59,23 @@ def test_stack_level_order_and_errors():
         stack_level_correlations(q, s[:1])
     with pytest.raises(ValueError, match='share'):
         cosine_correlation(q[0], s[1])
+
+
+@pytest.mark.parametrize('n,layers', [(1, 1), (3, 4)])
+def test_batched_level_correlations_equal_per_layer(n, layers):
+    torch.manual_seed(0)
+    q = [torch.randn(n, 6, 5, 7) for _ in range(layers)]
+    s = [torch.randn(n, 6, 4, 3) for _ in range(layers)]
+    s[0][:, :, :2] = 0  # masked-out support positions stay 0
+    ref = stack_level_correlations(q, s)
+    out = batched_level_correlations(q, s)
+    assert out.shape == ref.shape == (n, layers, 5, 7, 4, 3)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-6)
+    assert (out[:, 0, :, :, :2] == 0).all()
+
+
+def test_batched_level_correlations_mixed_shapes_fall_back():
+    q = [torch.randn(2, 3, 4, 4), torch.randn(2, 5, 4, 4)]
+    s = [torch.randn(2, 3, 3, 3), torch.randn(2, 5, 3, 3)]
+    torch.testing.assert_close(
+        batched_level_correlations(q, s), stack_level_correlations(q, s))

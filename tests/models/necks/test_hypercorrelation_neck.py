@@ -44,3 +44,19 @@ def test_errors():
         neck(
             feats(1, (4, ), (1, )), feats(1, (4, ), (1, )),
             torch.ones(1, 1, 8, 8))
+
+
+@pytest.mark.parametrize('n', [1, 2])
+def test_fast_equals_reference(n):
+    torch.manual_seed(0)
+    q = [[torch.randn(n, 4, 6, 5) for _ in range(3)],
+         [torch.randn(n, 8, 3, 3) for _ in range(2)]]
+    s = [[torch.randn(n, 4, 7, 6) for _ in range(3)],
+         [torch.randn(n, 8, 4, 3) for _ in range(2)]]
+    masks = (torch.rand(n, 28, 24) > 0.5).float()
+    ref = HypercorrelationNeck(impl='reference')(q, s, masks)
+    fast = HypercorrelationNeck(impl='fast')(q, s, masks)
+    for a, b in zip(fast, ref):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match='impl'):
+        HypercorrelationNeck(impl='slow')

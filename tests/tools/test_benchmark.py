@@ -1,0 +1,58 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""tools/analysis_tools/benchmark.py on the tiny config."""
+import json
+
+import pytest
+
+
+def test_compare_stages_json(run_tool, ok, tiny_config, tmp_path):
+    out = tmp_path / 'bench.json'
+    stdout = ok(
+        run_tool([
+            'tools/analysis_tools/benchmark.py',
+            str(tiny_config), '--img-size', '64', '--shot', '2', '--repeat',
+            '2', '--warmup', '1', '--compare', '--stages', '--out',
+            str(out)
+        ]))
+    assert 'speed-up fast vs reference' in stdout
+    result = json.loads(out.read_text())
+    ref, fast = result['results']
+    assert (ref['name'], fast['name']) == ('reference', 'fast')
+    for r in (ref, fast):
+        assert r['min_ms'] <= r['median_ms'] <= r['max_ms']
+        assert set(
+            r['stages_ms']) == {'backbone', 'neck', 'encoder', 'decode_head'}
+        assert sum(r['stages_ms'].values()) <= r['max_ms'] * 1.01
+    assert result['speedup'] == ref['median_ms'] / fast['median_ms']
+
+
+@pytest.mark.slow
+def test_train_amp_checkpointing_and_per_shot(run_tool, ok, tiny_config):
+    stdout = ok(
+        run_tool([
+            'tools/analysis_tools/benchmark.py',
+            str(tiny_config), '--img-size', '64', '--batch-size', '2',
+            '--repeat', '1', '--warmup', '0', '--train', '--amp', '--with-cp',
+            '--threads', '1'
+        ]))
+    assert 'training step' in stdout and 'with_cp' in stdout
+    stdout = ok(
+        run_tool([
+            'tools/analysis_tools/benchmark.py',
+            str(tiny_config), '--img-size', '64', '--shot', '3', '--repeat',
+            '1', '--warmup', '0', '--compare', '--per-shot-reference'
+        ]))
+    assert 'reference' in stdout and 'fast' in stdout
+
+
+def test_bad_arguments(run_tool, tiny_config):
+    proc = run_tool([
+        'tools/analysis_tools/benchmark.py',
+        str(tiny_config), '--per-shot-reference'
+    ])
+    assert proc.returncode != 0 and '--compare' in proc.stderr
+    proc = run_tool([
+        'tools/analysis_tools/benchmark.py',
+        str(tiny_config), '--repeat', '0'
+    ])
+    assert proc.returncode != 0 and '--repeat' in proc.stderr

@@ -1,0 +1,345 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""Time HSNet episodes: inference or a training step, fast vs reference.
+
+Random weights unless ``--checkpoint`` (speed does not depend on them; the
+backbone's ``init_cfg`` is dropped, so nothing is downloaded) and random
+episodes of ``--img-size``. Prints the median and min/max ms per episode
+batch, episodes/s and the peak memory of one step (CPU: peak RSS growth,
+sampled every millisecond; CUDA: ``max_memory_allocated``).
+
+``--compare`` times ``impl='reference'`` and ``impl='fast'`` alternately in
+one process (same weights) and prints their ratio; on a shared machine only
+such ratios are meaningful. ``--per-shot-reference`` makes the reference
+side do what the official code does for K shots: the 1-shot reference
+model run once per shot (the query encoded K times), then the vote.
+
+Example::
+
+    python tools/analysis_tools/benchmark.py \
+        configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py --compare --stages
+"""
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+from contextlib import nullcontext
+from typing import Dict, List
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import hsnet_mm  # noqa: F401  (registers the components)
+from hsnet_mm.models.layers import vote_kshot
+from hsnet_mm.utils import atomic_dump_json, load_weights
+
+STAGES = ('backbone', 'neck', 'encoder', 'decode_head')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--checkpoint', help='weights (default: random)')
+    parser.add_argument('--shot', type=int, default=1)
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--img-size', type=int, default=400)
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='autocast: bf16 on CPU, --amp-dtype on CUDA')
+    parser.add_argument(
+        '--amp-dtype', default='float16', choices=['float16', 'bfloat16'])
+    parser.add_argument(
+        '--train',
+        action='store_true',
+        help='a training step: forward, backward, Adam step')
+    parser.add_argument(
+        '--with-cp',
+        action='store_true',
+        help='activation checkpointing of the 4D encoder')
+    parser.add_argument(
+        '--impl', default='fast', choices=['fast', 'reference'])
+    parser.add_argument(
+        '--compare',
+        action='store_true',
+        help='alternate reference and fast, print the ratio')
+    parser.add_argument(
+        '--per-shot-reference',
+        action='store_true',
+        help='reference side runs 1-shot once per shot (official K-shot)')
+    parser.add_argument('--repeat', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--threads', type=int, help='torch CPU threads')
+    parser.add_argument(
+        '--stages',
+        action='store_true',
+        help='per-stage split (backbone, correlation, 4D encoder, decoder)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', help='write the results as JSON')
+    args = parser.parse_args(argv)
+    for name in ('shot', 'batch_size', 'img_size', 'repeat'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be >= 1')
+    if args.warmup < 0:
+        parser.error('--warmup must be >= 0')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: no CUDA device is available')
+    if args.per_shot_reference and not args.compare:
+        parser.error('--per-shot-reference needs --compare')
+    if args.per_shot_reference and args.train:
+        parser.error('--per-shot-reference times inference only')
+    return args
+
+
+def build_model(cfg: Config, impl: str, args) -> torch.nn.Module:
+    """The config's model with ``impl`` and random (or loaded) weights."""
+    model_cfg = cfg.model.copy()
+    model_cfg.backbone = dict(model_cfg.backbone, init_cfg=None)
+    model_cfg.neck = dict(model_cfg.neck, impl=impl)
+    model_cfg.encoder = dict(
+        model_cfg.encoder, impl=impl, with_cp=args.with_cp)
+    torch.manual_seed(args.seed)
+    model = MODELS.build(model_cfg)
+    if args.checkpoint:
+        load_weights(model, args.checkpoint)
+    return model.to(args.device).train(args.train)
+
+
+def random_episodes(args) -> Dict[str, torch.Tensor]:
+    """Normalised-looking images and rectangular 0/1 support masks."""
+    g = torch.Generator().manual_seed(args.seed)
+    b, k, s = args.batch_size, args.shot, args.img_size
+    masks = torch.zeros(b, k, s, s)
+    for i in range(b):
+        for j in range(k):
+            y0, x0 = torch.randint(0, s // 2, (2, ), generator=g).tolist()
+            masks[i, j, y0:y0 + s // 2, x0:x0 + s // 2] = 1
+    inputs = dict(
+        query_img=torch.randn(b, 3, s, s, generator=g),
+        support_imgs=torch.randn(b, k, 3, s, s, generator=g),
+        support_masks=masks)
+    return {key: v.to(args.device) for key, v in inputs.items()}
+
+
+class PeakMemory:
+    """Peak memory growth of a block, in MiB (CUDA allocator or CPU RSS)."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.peak_mib = 0.0
+
+    @staticmethod
+    def _rss() -> int:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * 4096
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._max = max(self._max, self._rss())
+            time.sleep(0.001)
+
+    def __enter__(self) -> 'PeakMemory':
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._base = torch.cuda.memory_allocated()
+        else:
+            self._base = self._max = self._rss()
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated()
+        else:
+            self._stop.set()
+            self._thread.join()
+            peak = self._max
+        self.peak_mib = (peak - self._base) / 2**20
+
+
+class StageTimer:
+    """Wall time spent in the segmentor's parts, via forward hooks."""
+
+    def __init__(self, model: torch.nn.Module, device: str) -> None:
+        self.device = device
+        self.totals = dict.fromkeys(STAGES, 0.0)
+        self._start: Dict[str, float] = {}
+        for name in STAGES:
+            part = getattr(model, name)
+            part.register_forward_pre_hook(self._pre(name))
+            part.register_forward_hook(self._post(name))
+
+    def _now(self) -> float:
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def _pre(self, name):
+        return lambda module, inputs: self._start.__setitem__(
+            name, self._now())
+
+    def _post(self, name):
+
+        def hook(module, inputs, output):
+            self.totals[name] += self._now() - self._start[name]
+
+        return hook
+
+
+class Runner:
+    """One timed variant: a model and the step it runs."""
+
+    def __init__(self, name: str, model, args, per_shot: bool = False):
+        self.name, self.model, self.args = name, model, args
+        self.per_shot = per_shot
+        self.times: List[float] = []
+        self.peak_mib = 0.0
+        self.stages = StageTimer(model, args.device) if args.stages else None
+        if args.train:
+            params = [p for p in model.parameters() if p.requires_grad]
+            self.optimizer = torch.optim.Adam(params, lr=1e-3)
+            self.samples = [
+                SegDataSample(
+                    gt_sem_seg=PixelData(
+                        data=torch.randint(
+                            0,
+                            2, (1, args.img_size, args.img_size),
+                            device=args.device)))
+                for _ in range(args.batch_size)
+            ]
+
+    def autocast(self):
+        if not self.args.amp:
+            return nullcontext()
+        if self.args.device == 'cpu':
+            return torch.autocast('cpu', dtype=torch.bfloat16)
+        return torch.autocast(
+            'cuda', dtype=getattr(torch, self.args.amp_dtype))
+
+    def step(self, inputs: Dict[str, torch.Tensor]) -> None:
+        model = self.model
+        if self.args.train:
+            self.optimizer.zero_grad(set_to_none=True)
+            with self.autocast():
+                losses = model.loss(inputs, self.samples)
+                loss = sum(v for k, v in losses.items() if 'loss' in k)
+            loss.backward()
+            self.optimizer.step()
+            return
+        with torch.no_grad(), self.autocast():
+            if not self.per_shot:
+                model.predict_episode(**inputs)
+                return
+            shots = [  # the official K-shot loop: one 1-shot pass per shot
+                model.encode_decode_episode(
+                    inputs['query_img'], inputs['support_imgs'][:, k:k + 1],
+                    inputs['support_masks'][:, k:k + 1])
+                for k in range(inputs['support_imgs'].shape[1])
+            ]
+            vote_kshot(torch.cat(shots, 1))
+
+    def timed_step(self, inputs, record: bool) -> None:
+        sync = torch.cuda.synchronize if self.args.device == 'cuda' else None
+        if self.stages and not record:
+            saved = dict(self.stages.totals)
+        with PeakMemory(self.args.device) as mem:
+            start = time.perf_counter()
+            self.step(inputs)
+            if sync:
+                sync()
+            elapsed = time.perf_counter() - start
+        if record:
+            self.times.append(elapsed * 1e3)
+            self.peak_mib = max(self.peak_mib, mem.peak_mib)
+        elif self.stages:
+            self.stages.totals = saved
+
+    def summary(self) -> dict:
+        t = sorted(self.times)
+        med = statistics.median(t)
+        out = dict(
+            name=self.name,
+            median_ms=med,
+            min_ms=t[0],
+            max_ms=t[-1],
+            episodes_per_s=self.args.batch_size * 1e3 / med,
+            peak_mem_mib=self.peak_mib)
+        if self.stages:
+            out['stages_ms'] = {
+                k: v * 1e3 / len(t)
+                for k, v in self.stages.totals.items()
+            }
+        return out
+
+
+def report(summary: dict) -> str:
+    line = (f"{summary['name']:>10}: {summary['median_ms']:9.1f} ms "
+            f"(min {summary['min_ms']:.1f}, max {summary['max_ms']:.1f}), "
+            f"{summary['episodes_per_s']:.2f} episodes/s, peak memory "
+            f"+{summary['peak_mem_mib']:.0f} MiB")
+    if 'stages_ms' in summary:
+        stages = summary['stages_ms']
+        total = sum(stages.values())
+        line += '\n' + ' ' * 12 + ', '.join(
+            f'{k} {v:.1f} ms ({100 * v / summary["median_ms"]:.0f}%)'
+            for k, v in stages.items()) + f' [sum {total:.1f} ms]'
+    return line
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(args.config)
+    inputs = random_episodes(args)
+    if args.compare:
+        fast = build_model(cfg, 'fast', args)
+        ref = build_model(cfg, 'reference', args)
+        ref.load_state_dict(fast.state_dict())
+        runners = [
+            Runner('reference', ref, args, per_shot=args.per_shot_reference),
+            Runner('fast', fast, args)
+        ]
+    else:
+        runners = [Runner(args.impl, build_model(cfg, args.impl, args), args)]
+    for i in range(args.warmup + args.repeat):
+        for runner in runners:  # alternate, so load changes hit both
+            runner.timed_step(inputs, record=i >= args.warmup)
+    mode = 'training step' if args.train else 'inference'
+    print(f'{mode}, {args.shot}-shot, batch {args.batch_size}, '
+          f'{args.img_size} px, {args.device}'
+          f'{", amp" if args.amp else ""}{", with_cp" if args.with_cp else ""}'
+          f', {torch.get_num_threads()} threads, {args.repeat} runs')
+    summaries = [r.summary() for r in runners]
+    for s in summaries:
+        print(report(s))
+    result = dict(args=vars(args), results=summaries)
+    if args.compare:
+        ratio = summaries[0]['median_ms'] / summaries[1]['median_ms']
+        result['speedup'] = ratio
+        print(f'speed-up fast vs reference: {ratio:.2f}x (ratio of medians)')
+        if args.stages:
+            ref_st, fast_st = (s['stages_ms'] for s in summaries)
+            for part in (('neck', 'encoder'), ):
+                r = sum(ref_st[p] for p in part) / sum(fast_st[p]
+                                                       for p in part)
+                result['speedup_correlation_encoder'] = r
+                print(f'speed-up correlation + 4D encoder: {r:.2f}x')
+    if args.out:
+        atomic_dump_json(args.out, json.loads(json.dumps(result)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
