@@ -1,23 +1,11 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
-"""Shared test helpers: where ``../shared`` (the reference material) is."""
-import os
+"""Session fixtures shared by every test folder (helpers: ``helpers.py``)."""
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = Path(
-    os.environ.get('HSNET_SHARED_DIR', REPO_ROOT.parent / 'shared'))
-REFERENCE_DIR = SHARED_DIR / 'reference' / 'hsnet_official'
-
-
-def require_reference(*relative: str) -> Path:
-    """Path inside ``../shared/reference/hsnet_official``; skip if absent."""
-    path = REFERENCE_DIR.joinpath(*relative)
-    if not path.exists():
-        pytest.skip(f'{path} is absent: the official reference material '
-                    '(../shared beside the repository) is not available')
-    return path
+from tests.datasets import trees
+from tests.helpers import require_reference
 
 
 @pytest.fixture
@@ -26,29 +14,25 @@ def reference_dir() -> Path:
     return require_reference()
 
 
-def tiny_hsnet_cfg(frozen: bool = True, output_size: str = 'input') -> dict:
-    """A tiny HSNet (ResNet-18 with 8 base channels, small 4D encoder)."""
-    return dict(
-        type='HSNet',
-        data_preprocessor=dict(type='EpisodeDataPreProcessor'),
-        backbone=dict(
-            type='HSNetResNet',
-            depth=18,
-            stem_channels=8,
-            base_channels=8,
-            frozen=frozen,
-            init_cfg=None),
-        neck=dict(type='HypercorrelationNeck', mask_support=True),
-        encoder=dict(
-            type='CenterPivot4DEncoder',
-            in_channels=(2, 2, 2),
-            squeeze_channels=(4, 8, 16),
-            mix_channels=(16, 16, 16)),
-        decode_head=dict(
-            type='ContextDecodeHead',
-            in_channels=16,
-            channels=8,
-            hidden_channels=(16, 8),
-            loss_decode=dict(
-                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-        test_cfg=dict(output_size=output_size))
+@pytest.fixture(scope='session')
+def pascal_root(tmp_path_factory) -> Path:
+    """VOC2012 tree (:func:`tests.datasets.trees.write_pascal_tree`)."""
+    return trees.write_pascal_tree(tmp_path_factory.mktemp('pascal'))
+
+
+@pytest.fixture(scope='session')
+def coco_root(tmp_path_factory) -> Path:
+    """COCO2014 tree (:func:`tests.datasets.trees.write_coco_tree`)."""
+    return trees.write_coco_tree(tmp_path_factory.mktemp('coco'))
+
+
+@pytest.fixture(scope='session')
+def fss_root(tmp_path_factory) -> Path:
+    """FSS-1000 tree (:func:`tests.datasets.trees.write_fss_tree`)."""
+    return trees.write_fss_tree(tmp_path_factory.mktemp('fss'))
+
+
+@pytest.fixture(scope='session')
+def folder_root(tmp_path_factory) -> Path:
+    """User folders (:func:`tests.datasets.trees.write_folder_tree`)."""
+    return trees.write_folder_tree(tmp_path_factory.mktemp('folder'))

@@ -10,8 +10,7 @@ from mmseg.registry import DATASETS, MODELS
 
 import hsnet_mm  # noqa: F401
 # tiny generated benchmark trees (session fixtures)
-from tests.conftest import REPO_ROOT
-from tests.datasets.conftest import coco_root, fss_root, pascal_root  # noqa
+from tests.helpers import REPO_ROOT
 
 # the user-folder config is built by tests/test_folder_config.py
 CONFIGS = sorted(p for p in (REPO_ROOT / 'configs' / 'hsnet').glob('*.py')

@@ -86,7 +86,6 @@ def set_output_file(cfg: Config, out: str) -> None:
     if not metrics:
         raise ValueError('--out needs a FewShotMetric in test_evaluator')
     for metric in metrics:
-        metric.pop('out_file', None)
         metric['output_file'] = out
 
 

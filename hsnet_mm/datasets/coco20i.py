@@ -84,11 +84,11 @@ class COCO20iDataset(EpisodicDataset):
         **kwargs: See :class:`EpisodicDataset`.
     """
     METAINFO = dict(classes=COCO_CLASSES)
-    NUM_FOLDS = 4
+    num_folds = 4
     QUERY_SAMPLING = 'class_first'
     DEFAULT_TEST_EPISODES = 1000
     SUPPORTS_OFFICIAL = True
-    IGNORE_INDEX = None
+    IGNORE_LABEL = None
     ANN_DIR = 'annotations'
 
     def __init__(self,
@@ -102,12 +102,6 @@ class COCO20iDataset(EpisodicDataset):
     def test_class_ids(cls, fold: int) -> List[int]:
         """The 20 held-out classes of ``fold`` (interleaved)."""
         return [fold + 4 * v for v in range(20)]
-
-    def class_split(self, fold: int, mode: str) -> Sequence[int]:
-        test = self.test_class_ids(fold)
-        if mode == 'train':
-            return [c for c in range(len(COCO_CLASSES)) if c not in test]
-        return test
 
     def _split_file(self) -> str:
         sub = 'trn' if self.mode == 'train' else 'val'

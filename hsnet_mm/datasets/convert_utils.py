@@ -6,14 +6,14 @@ over the destination), so an interrupted run leaves only finished files and
 a rerun skips them.
 """
 import io
-import multiprocessing
 import os
 from typing import Any, Callable, List, Sequence
 
 import numpy as np
+from mmengine.utils import track_parallel_progress, track_progress
 from PIL import Image
 
-from hsnet_mm.utils.fileio import atomic_write_bytes
+from ..utils import atomic_write_bytes
 
 
 def save_png(path: str, array: np.ndarray) -> str:
@@ -57,26 +57,24 @@ def copy_file(src: str, dst: str, link: bool = False) -> str:
         return atomic_write_bytes(dst, f.read())
 
 
-def run_parallel(func: Callable[[Any], Any], tasks: Sequence[Any], nproc: int,
-                 desc: str) -> List[Any]:
-    """Run ``func`` on every task with a progress bar.
+def run_parallel(func: Callable[[Any], Any], tasks: Sequence[Any],
+                 nproc: int) -> List[Any]:
+    """Run ``func`` on every task with mmengine's progress bar.
+
+    mmengine's ``track_parallel_progress`` with ``nproc`` workers, or
+    ``track_progress`` in this process when ``nproc <= 1``.
 
     Args:
         func (Callable): A picklable function of one task.
         tasks (Sequence): The tasks.
         nproc (int): Worker processes; 1 runs in this process.
-        desc (str): Progress bar label.
 
     Returns:
         list: The results, in task order.
     """
-    from tqdm import tqdm
+    tasks = list(tasks)
     if nproc <= 1 or len(tasks) <= 1:
-        return [func(t) for t in tqdm(tasks, desc=desc)]
-    chunk = max(1, min(64, len(tasks) // (nproc * 8)))
-    with multiprocessing.Pool(nproc) as pool:
-        return list(
-            tqdm(
-                pool.imap(func, tasks, chunksize=chunk),
-                total=len(tasks),
-                desc=desc))
+        return track_progress(func, tasks)
+    chunksize = max(1, min(64, len(tasks) // (nproc * 8)))
+    return track_parallel_progress(
+        func, tasks, nproc, chunksize=chunksize, keep_order=True)

@@ -16,6 +16,9 @@ from mmseg.registry import DATASETS
 from .episode_sampling import (Episode, draw_support_positions, episode_rng,
                                group_by_class, replay_official)
 
+#: The modes of a dataset: which classes and split lists it reads.
+MODES = ('train', 'val', 'test')
+
 
 @DATASETS.register_module()
 class EpisodicDataset(BaseDataset):
@@ -50,6 +53,43 @@ class EpisodicDataset(BaseDataset):
     ``image_source`` (None, or a callable ``path -> (img, label)`` that
     :class:`LoadEpisode` uses instead of files).
 
+    **Writing a dataset.** A new dataset sets ``METAINFO['classes']``,
+    ``num_folds`` and how its masks read (``MASK_MODE``, ``IGNORE_LABEL``),
+    and overrides three methods: :meth:`test_class_ids` (the classes fold
+    ``f`` holds out; or :meth:`class_split` for other splits),
+    :meth:`load_data_list` (the pool of ``(image, class)`` records of
+    ``self.split_class_ids``) and :meth:`seg_name_of` (an image's mask).
+    Episodes, folds, the official replay and the checks come from here::
+
+        @DATASETS.register_module()
+        class ShapesDataset(EpisodicDataset):
+            """``images/<class>/*.jpg`` with ``masks/<class>/*.png``."""
+            METAINFO = dict(classes=('circle', 'square', 'star', 'heart'))
+            num_folds = 2  # fold f holds out 2 of the 4 classes
+            MASK_MODE = 'nonzero'  # any nonzero mask pixel is the object
+            IGNORE_LABEL = None
+
+            @classmethod
+            def test_class_ids(cls, fold):
+                return [2 * fold, 2 * fold + 1]
+
+            def load_data_list(self):
+                records = []
+                for c in self.split_class_ids:
+                    name = self.METAINFO['classes'][c]
+                    folder = os.path.join(self.data_root, 'images', name)
+                    records += [dict(name=f'images/{name}/{f}', class_id=c)
+                                for f in sorted(os.listdir(folder))]
+                return records
+
+            def seg_name_of(self, name):
+                return 'masks' + name[len('images'):-len('.jpg')] + '.png'
+
+    The other hooks (``_check_files``, ``_extra_metainfo``,
+    ``_default_num_episodes``, ``_official_candidates``, ``_image_source``,
+    :meth:`mask_label`) have working defaults; the concrete datasets show
+    when to override them.
+
     Args:
         data_root (str, optional): Dataset folder.
         fold (int): Fold whose classes are held out. Defaults to 0.
@@ -68,15 +108,24 @@ class EpisodicDataset(BaseDataset):
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments
             (``metainfo``, ``lazy_init``, ``serialize_data``, ``indices``...).
     """
+    #: ``classes``: names indexed by the dataset-global class id.
     METAINFO: dict = dict(classes=())
-    MODES = ('train', 'val', 'test')
-    NUM_FOLDS = 4
+    #: Number of folds; ``fold`` must be in ``0..num_folds - 1``.
+    num_folds: int = 4
+    #: 'sequential' (query = pool record ``i % len(pool)``) or
+    #: 'class_first' (a uniformly drawn class, then one of its images).
     QUERY_SAMPLING = 'sequential'
+    #: Val/test episodes when ``num_episodes`` is None (None: the pool).
     DEFAULT_TEST_EPISODES: Optional[int] = None
+    #: Whether ``data_root`` must be an existing folder.
     REQUIRES_DATA_ROOT = True
+    #: Whether ``episode_sampling='official'`` can replay official episodes.
     SUPPORTS_OFFICIAL = False
+    #: How masks read: 'index' (label ``class_id + 1``), 'threshold'
+    #: (>= 128, FSS-1000) or 'nonzero' (binary masks).
     MASK_MODE = 'index'
-    IGNORE_INDEX: Optional[int] = 255
+    #: Label of ignored pixels in the dataset's mask files (None: none).
+    IGNORE_LABEL: Optional[int] = 255
 
     def __init__(self,
                  data_root: Optional[str] = None,
@@ -91,12 +140,11 @@ class EpisodicDataset(BaseDataset):
                  train_ignore_boundary: bool = False,
                  pipeline: Sequence = (),
                  **kwargs) -> None:
-        if mode not in self.MODES:
-            raise ValueError(f'mode must be one of {self.MODES}, got {mode!r}')
-        num_folds = getattr(self, 'num_folds', self.NUM_FOLDS)
-        if not isinstance(fold, int) or not 0 <= fold < num_folds:
+        if mode not in MODES:
+            raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+        if not isinstance(fold, int) or not 0 <= fold < self.num_folds:
             raise ValueError(f'{type(self).__name__} has folds 0..'
-                             f'{num_folds - 1}, got fold={fold!r}')
+                             f'{self.num_folds - 1}, got fold={fold!r}')
         if not isinstance(shot, int) or shot < 1:
             raise ValueError(f'shot must be a positive int, got {shot!r}')
         if num_episodes is not None and (not isinstance(num_episodes, int)
@@ -142,9 +190,19 @@ class EpisodicDataset(BaseDataset):
                 **kwargs)
 
     # -- hooks of the concrete datasets ------------------------------------
+    @classmethod
+    def test_class_ids(cls, fold: int) -> List[int]:
+        """The class ids that ``fold`` holds out (val/test classes)."""
+        raise NotImplementedError(
+            f'{cls.__name__} must define test_class_ids() or class_split()')
+
     def class_split(self, fold: int, mode: str) -> Sequence[int]:
         """The class ids of the split: fold test classes or the others."""
-        raise NotImplementedError
+        test = self.test_class_ids(fold)
+        if mode == 'train':
+            num_classes = len(self.METAINFO.get('classes', ()))
+            return [c for c in range(num_classes) if c not in test]
+        return test
 
     def load_data_list(self) -> List[dict]:
         """The pool: ``dict(name=..., class_id=...)`` records."""
@@ -295,16 +353,23 @@ class EpisodicDataset(BaseDataset):
             support_seg_map_paths=[
                 self.abs_path(self.seg_name_of(s)) for s in supports
             ],
-            mask_mode=self.MASK_MODE,
-            mask_value=self._mask_value(class_id),
-            ignore_index=self.IGNORE_INDEX,
+            **self.mask_label(class_id),
             query_keep_ignore=keep,
             rng_seed=(self.episode_seed, epoch, index),
             image_source=self._image_source())
 
-    def _mask_value(self, class_id: int) -> Optional[int]:
-        """Label value of the class in an index mask (``class_id + 1``)."""
-        return class_id + 1
+    def mask_label(self, class_id: int) -> dict:
+        """How :class:`LoadEpisode` reads the masks of ``class_id``.
+
+        Returns:
+            dict: ``mask_mode`` (:attr:`MASK_MODE`), ``mask_value`` (the
+            class's label in an index mask, ``class_id + 1``) and
+            ``ignore_index`` (:attr:`IGNORE_LABEL`).
+        """
+        return dict(
+            mask_mode=self.MASK_MODE,
+            mask_value=class_id + 1,
+            ignore_index=self.IGNORE_LABEL)
 
     def get_subset(self, indices: Any) -> 'EpisodicDataset':
         raise NotImplementedError(

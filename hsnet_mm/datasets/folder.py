@@ -8,6 +8,7 @@ import numpy as np
 from mmseg.registry import DATASETS
 from PIL import Image
 
+from ..structures import IGNORE_INDEX
 from .episodic_dataset import EpisodicDataset
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -60,7 +61,7 @@ class FolderFewShotDataset(EpisodicDataset):
             under it. Defaults to 1.
         **kwargs: See :class:`EpisodicDataset`.
     """
-    NUM_FOLDS = 1
+    num_folds = 1
 
     def __init__(self,
                  data_root: str,
@@ -91,8 +92,6 @@ class FolderFewShotDataset(EpisodicDataset):
         self._train_names = self._check_names(train_classes, 'train_classes')
         self._test_names = self._check_names(test_classes, 'test_classes')
         self.min_pixels = min_pixels
-        self.MASK_MODE = 'nonzero' if self.binary else 'index'
-        self.IGNORE_INDEX = None if self.binary else 255
         super().__init__(data_root, **kwargs)
 
     def _check_names(self, names: Optional[Sequence[str]],
@@ -163,5 +162,12 @@ class FolderFewShotDataset(EpisodicDataset):
     def seg_name_of(self, name: str) -> str:
         return self._seg_names[name]
 
-    def _mask_value(self, class_id: int) -> Optional[int]:
-        return self.class_values[self.class_names[class_id]]
+    def mask_label(self, class_id: int) -> dict:
+        """Binary masks: any nonzero pixel; index masks: the class value,
+        with 255 ignored."""
+        if self.binary:
+            return dict(mask_mode='nonzero', mask_value=1, ignore_index=None)
+        return dict(
+            mask_mode='index',
+            mask_value=self.class_values[self.class_names[class_id]],
+            ignore_index=IGNORE_INDEX)

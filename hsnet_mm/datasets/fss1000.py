@@ -53,22 +53,16 @@ class FSS1000Dataset(EpisodicDataset):
             relative to ``data_root``. Defaults to 'splits/fss'.
         **kwargs: See :class:`EpisodicDataset`.
     """
-    NUM_FOLDS = 1
+    num_folds = 1
     SUPPORTS_OFFICIAL = True
     MASK_MODE = 'threshold'
-    IGNORE_INDEX = None
+    IGNORE_LABEL = None
 
     def __init__(self,
                  data_root: str,
                  *,
                  split_dir: str = 'splits/fss',
                  **kwargs) -> None:
-        for step in kwargs.get('pipeline', ()):
-            if isinstance(step, dict) and step.get('keep_query_gt_original'):
-                raise ValueError(
-                    'FSS1000Dataset has no original-size protocol: the '
-                    'official code always resizes the FSS query mask, so '
-                    'ResizeEpisode(keep_query_gt_original=True) is refused')
         super().__init__(data_root, split_dir=split_dir, **kwargs)
 
     def _list_path(self, split: str) -> str:

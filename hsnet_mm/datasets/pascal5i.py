@@ -6,7 +6,7 @@ classes; split lists ``{trn,val}/fold{f}.txt`` with lines ``<name>__<cls>``
 (cls 1-based).
 """
 import os.path as osp
-from typing import List, Sequence
+from typing import List
 
 from mmseg.registry import DATASETS
 
@@ -67,7 +67,7 @@ class PASCAL5iDataset(EpisodicDataset):
             num_episodes, episode_seed, episode_sampling, pipeline...).
     """
     METAINFO = dict(classes=VOC_CLASSES)
-    NUM_FOLDS = 4
+    num_folds = 4
     DEFAULT_TEST_EPISODES = 1000
     SUPPORTS_OFFICIAL = True
     IMG_DIR = 'JPEGImages'
@@ -85,17 +85,11 @@ class PASCAL5iDataset(EpisodicDataset):
         """The 5 held-out classes of ``fold`` (contiguous)."""
         return list(range(5 * fold, 5 * fold + 5))
 
-    def class_split(self, fold: int, mode: str) -> Sequence[int]:
-        test = self.test_class_ids(fold)
-        if mode == 'train':
-            return [c for c in range(len(VOC_CLASSES)) if c not in test]
-        return test
-
     def _split_files(self) -> List[str]:
         if self.mode == 'train':
             return [
                 osp.join(self.split_dir, 'trn', f'fold{f}.txt')
-                for f in range(self.NUM_FOLDS) if f != self.fold
+                for f in range(self.num_folds) if f != self.fold
             ]
         return [osp.join(self.split_dir, 'val', f'fold{self.fold}.txt')]
 

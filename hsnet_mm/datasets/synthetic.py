@@ -47,7 +47,7 @@ class SyntheticFewShotDataset(EpisodicDataset):
     """
     REQUIRES_DATA_ROOT = False
     DEFAULT_TEST_EPISODES = 500
-    IGNORE_INDEX = None
+    IGNORE_LABEL = None
 
     def __init__(self,
                  data_root: Optional[str] = None,

@@ -1,8 +1,10 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
 from .episode import (EPISODE_INPUT_KEYS, EPISODE_META_KEYS, IGNORE_INDEX,
-                      check_episode_tensors, stack_episode_inputs)
+                      EpisodeInputs, FeatureGroups, check_episode_tensors,
+                      stack_episode_inputs)
 
 __all__ = [
     'EPISODE_INPUT_KEYS', 'EPISODE_META_KEYS', 'IGNORE_INDEX',
-    'check_episode_tensors', 'stack_episode_inputs'
+    'EpisodeInputs', 'FeatureGroups', 'check_episode_tensors',
+    'stack_episode_inputs'
 ]

@@ -59,14 +59,13 @@ def drop_persistent_workers_without_workers(cfg: Config) -> None:
 def use_original_size_protocol(cfg: Config) -> None:
     """Evaluate at the original query size (official ``use_original_imgsize``).
 
-    Sets ``model.test_cfg.output_size='original'`` and keeps the query mask
-    at its original size in every ``ResizeEpisode`` of the test pipeline.
+    The protocol is one switch of the data pipeline: every ``ResizeEpisode``
+    of the test pipeline keeps the query mask at its original size, and
+    ``HSNet.predict`` makes each prediction at the size of its ground truth.
 
     Raises:
         ValueError: the test pipeline has no ``ResizeEpisode``.
     """
-    cfg.model.setdefault('test_cfg', {})
-    cfg.model.test_cfg.output_size = 'original'
     resizes = [
         t for t in cfg.test_dataloader.dataset.get('pipeline', [])
         if t.get('type') == 'ResizeEpisode'

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 import torch
 
-from hsnet_mm.utils.fileio import atomic_write_bytes
+from ..structures import IGNORE_INDEX
+from ..utils import atomic_write_bytes
 
 #: Overlay colours (RGB) of the support masks, prediction and ground truth.
 SUPPORT_COLOR = (0, 112, 255)
@@ -46,7 +47,7 @@ def _check_mask(mask: np.ndarray, name: str) -> np.ndarray:
     if mask.ndim != 2:
         raise ValueError(f'{name} must be an (H, W) mask, got shape '
                          f'{mask.shape}')
-    if not np.isin(mask, (0, 1, 255)).all():
+    if not np.isin(mask, (0, 1, IGNORE_INDEX)).all():
         raise ValueError(f'{name} must hold only 0, 1 and 255, found '
                          f'{np.unique(mask)[:5].tolist()}')
     return mask.astype(np.uint8)
@@ -73,7 +74,7 @@ def overlay_mask(img: np.ndarray,
     if mask.shape != (h, w):
         mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
     out = img.astype(np.float32)
-    for value, col in ((1, color), (255, IGNORE_COLOR)):
+    for value, col in ((1, color), (IGNORE_INDEX, IGNORE_COLOR)):
         sel = mask == value
         out[sel] = (1 - alpha) * out[sel] + alpha * np.float32(col)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)

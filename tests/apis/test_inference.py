@@ -6,7 +6,7 @@ from mmengine.config import Config
 import hsnet_mm  # noqa: F401
 from hsnet_mm.apis import init_model
 from hsnet_mm.utils import CheckpointMismatchError
-from tests.conftest import tiny_hsnet_cfg
+from tests.helpers import tiny_hsnet_cfg
 
 
 def config():
@@ -26,9 +26,9 @@ def test_init_model_with_and_without_checkpoint(tmp_path):
     q, s, m = (torch.randn(1, 3, 64,
                            64), torch.randn(1, 1, 3, 64,
                                             64), torch.ones(1, 1, 64, 64))
+    inputs = dict(query_img=q, support_imgs=s, support_masks=m)
     torch.testing.assert_close(
-        loaded.encode_decode_episode(q, s, m),
-        fresh.encode_decode_episode(q, s, m))
+        loaded.encode_decode(inputs), fresh.encode_decode(inputs))
 
 
 def test_init_model_refuses_bad_checkpoints(tmp_path):

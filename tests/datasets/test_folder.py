@@ -69,7 +69,7 @@ def test_index_masks(folder_root, test_pipeline, shot):
 def test_class_list_maps_to_1_based_values(folder_root, tmp_path):
     ds = FolderFewShotDataset(
         str(folder_root / 'index'), classes={'a': 10}, lazy_init=True)
-    assert ds._mask_value(0) == 10
+    assert ds.mask_label(0)['mask_value'] == 10
     with pytest.raises(ValueError, match=r"class 0 \(x\) has 0 image"):
         FolderFewShotDataset(str(folder_root / 'index'), classes=['x'])
 

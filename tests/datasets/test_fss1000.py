@@ -112,13 +112,21 @@ def test_bad_inputs(fss_root, tmp_path):
         FSS1000Dataset(str(root), mode='test', shot=2)
 
 
-def test_original_size_protocol_refused(fss_root):
+def test_original_size_protocol(fss_root):
+    """Not in the official code (it always resizes the FSS query mask), but
+    well defined here: the query mask stays at its original size."""
     from mmseg.registry import DATASETS
-    pipeline = [dict(type='ResizeEpisode', keep_query_gt_original=True)]
-    with pytest.raises(ValueError, match='no original-size protocol'):
-        DATASETS.build(
-            dict(
-                type='FSS1000Dataset',
-                data_root=str(fss_root),
-                mode='test',
-                pipeline=pipeline))
+    pipeline = [
+        dict(type='LoadEpisode'),
+        dict(type='ResizeEpisode', scale=(32, 32), keep_query_gt_original=True),
+        dict(type='PackEpisodeInputs')
+    ]
+    ds = DATASETS.build(
+        dict(
+            type='FSS1000Dataset',
+            data_root=str(fss_root),
+            mode='test',
+            pipeline=pipeline))
+    episode = ds[0]
+    assert episode['inputs']['query_img'].shape == (3, 32, 32)
+    assert episode['data_samples'].gt_sem_seg.shape == (12, 12)

@@ -161,7 +161,7 @@ def test_evaluate_drops_padding(tmp_path):
 def test_output_file_content(tmp_path):
     import json
     out = tmp_path / 'episodes.json'
-    metric = build_metric(out_file=str(out))
+    metric = build_metric(output_file=str(out))
     rank0, rank1 = make_samples()[0::2], make_samples()[1::2]
     metric.process({}, rank0)
     metric.process({}, rank1)
@@ -184,10 +184,10 @@ def test_output_file_content(tmp_path):
     assert rescore_episodes(episodes, [0, 1, 2]) == metrics
 
 
-def test_output_file_alias_conflict():
-    with pytest.raises(ValueError, match='both'):
-        FewShotMetric(output_file='a.json', out_file='b.json')
-    assert FewShotMetric(out_file='b.json').output_file == 'b.json'
+def test_one_name_for_the_output_file():
+    assert FewShotMetric(output_file='b.json').output_file == 'b.json'
+    with pytest.raises(TypeError, match='out_file'):
+        FewShotMetric(out_file='b.json')
 
 
 def test_default_prefix_keys():

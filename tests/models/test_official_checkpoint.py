@@ -12,7 +12,7 @@ import hsnet_mm  # noqa: F401
 from hsnet_mm.models.official_checkpoint import (convert_official_state_dict,
                                                  official_to_ours)
 from hsnet_mm.utils import state_dict_shapes
-from tests.conftest import REPO_ROOT, require_reference
+from tests.helpers import REPO_ROOT, require_reference
 
 CASES = [('vgg16', 'vgg16', 2570018), ('resnet50', 'r50', 2573794),
          ('resnet101', 'r101', 2587394)]

@@ -13,9 +13,10 @@ from mmseg.registry import MODELS
 
 import hsnet_mm  # noqa: F401
 from hsnet_mm.models.layers import vote_kshot
+from hsnet_mm.structures import EPISODE_INPUT_KEYS
 from hsnet_mm.models.official_checkpoint import convert_official_state_dict
 from hsnet_mm.utils import state_dict_shapes
-from tests.conftest import REPO_ROOT, require_reference
+from tests.helpers import REPO_ROOT, require_reference
 
 CONFIG = REPO_ROOT / 'configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py'
 
@@ -40,9 +41,9 @@ def test_reproduces_official_outputs(fixture_and_model, order):
     fixture, model = fixture_and_model
     for i in order:
         case = fixture['cases'][i]
-        args = (case['query_img'], case['support_imgs'], case['support_masks'])
+        inputs = {k: case[k] for k in EPISODE_INPUT_KEYS}
         with torch.no_grad():
-            logits = model.encode_decode_episode(*args)
+            logits = model.encode_decode(inputs)
         ref = case['per_shot_logits']
         assert logits.shape == ref.shape
         assert (logits - ref).abs().max() <= 1e-4, f'case {i}'
@@ -58,8 +59,9 @@ def test_predict_mode_matches_fixture(fixture_and_model):
     fixture, model = fixture_and_model
     case = fixture['cases'][1]
     with torch.no_grad():
-        pred = model.predict_episode(case['query_img'], case['support_imgs'],
-                                     case['support_masks'])
+        pred = vote_kshot(
+            model.encode_decode({k: case[k]
+                                 for k in EPISODE_INPUT_KEYS}))
     assert pred.dtype == torch.int64
     mismatch = (pred != case['pred_mask']).float().mean()
     assert mismatch <= 1e-3

@@ -17,7 +17,7 @@ from typing import Callable, Dict, List, Optional
 import pytest
 import torch
 
-from tests.conftest import tiny_hsnet_cfg
+from tests.helpers import tiny_hsnet_cfg
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

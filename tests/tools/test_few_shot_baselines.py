@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / 'tools' / 'analysis_tools'))
 from few_shot_baselines import VARIANTS, other_class_order  # noqa: E402

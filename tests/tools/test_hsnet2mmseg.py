@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT, require_reference
+from tests.helpers import REPO_ROOT, require_reference
 
 TOOL = REPO_ROOT / 'tools/model_converters/hsnet2mmseg.py'
 

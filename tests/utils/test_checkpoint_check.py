@@ -5,7 +5,7 @@ from mmengine.config import Config
 
 from hsnet_mm.utils import (CheckpointMismatchError, check_checkpoint,
                             compare_state_dicts, load_state_dict)
-from tests.conftest import tiny_hsnet_cfg
+from tests.helpers import tiny_hsnet_cfg
 
 MODEL = tiny_hsnet_cfg()
 

@@ -185,8 +185,9 @@ def main() -> None:
             raise FileNotFoundError(f'{ann_file} is missing (extract '
                                     f'annotations_trainval2014.zip)')
         tasks = build_tasks(ann_file, subdir)
+        print(f'{subdir}: {len(tasks)} masks', flush=True)
         results = run_parallel(
-            partial(render_one, out_root=out_root), tasks, args.nproc, subdir)
+            partial(render_one, out_root=out_root), tasks, args.nproc)
         write_lists(split_dir, SPLITS[subdir], dict(results), args.min_pixels,
                     args.overwrite_lists)
         print(f'{subdir}: {len(results)} masks in {out_root}/{subdir}, lists '

@@ -96,7 +96,7 @@ def main() -> None:
         print(f'warning: {path} has no mask, left out')
     results = run_parallel(
         partial(convert_one, src=args.src, out=args.out_dir, link=args.link),
-        pairs, args.nproc, 'FSS-1000')
+        pairs, args.nproc)
     cats = {c for c, _ in pairs}
     print(f'{len(cats)} categories, {results.count("done")} images written, '
           f'{results.count("skipped")} already there, in {args.out_dir}')

@@ -103,8 +103,7 @@ def main() -> None:
     os.makedirs(out_dir, exist_ok=True)
     tasks = [(name, voc, sbd) for name, (voc, sbd) in sorted(sources.items())]
     results = run_parallel(
-        partial(convert_one, out_dir=out_dir), tasks, args.nproc,
-        'SegmentationClassAug')
+        partial(convert_one, out_dir=out_dir), tasks, args.nproc)
     print(f'{results.count("done")} masks written, '
           f'{results.count("skipped")} already there, in {out_dir}')
 

@@ -8,7 +8,7 @@ from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 from PIL import Image
 
-IGNORE = 255
+from ...structures import IGNORE_INDEX
 
 
 def read_rgb(path: str) -> np.ndarray:
@@ -82,7 +82,7 @@ def binarize(label: np.ndarray, mode: str, value: Optional[int],
     else:
         raise ValueError(f'unknown mask_mode {mode!r}')
     if keep_ignore and ignore_index is not None and mode == 'index':
-        mask[label == ignore_index] = IGNORE
+        mask[label == ignore_index] = IGNORE_INDEX
     return mask
 
 

@@ -9,7 +9,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
-from hsnet_mm.structures import EPISODE_META_KEYS
+from ...structures import EPISODE_META_KEYS
 
 
 def _stack(arrays: Sequence[np.ndarray], key: str) -> np.ndarray:

@@ -10,7 +10,8 @@ from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 from mmseg.structures import SegDataSample
 
-from hsnet_mm.visualization import denormalize, save_episode_png
+from ...evaluation import episode_intersect_union
+from ...visualization import denormalize, save_episode_png
 
 
 @HOOKS.register_module()
@@ -102,11 +103,8 @@ class EpisodeVisualizationHook(Hook):
         if 'gt_sem_seg' in sample:
             gt = sample.gt_sem_seg.data[0].cpu().numpy()
             if gt.shape == pred.shape:
-                valid = gt != 255
-                inter = np.sum((pred == 1) & (gt == 1) & valid)
-                union = np.sum(((pred == 1) | (gt == 1)) & valid)
-                iou = 100.0 * inter / max(union, 1)
-                title += f'  IoU {iou:.1f}'
+                _, inter, _, union = episode_intersect_union(pred, gt)
+                title += f'  IoU {100.0 * inter / max(union, 1):.1f}'
         save_episode_png(
             osp.join(self.out_dir, name),
             query_img=self._to_rgb(runner, query),

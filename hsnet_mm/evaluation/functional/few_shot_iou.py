@@ -22,6 +22,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from ...structures import IGNORE_INDEX
+
 #: Keys of one per-episode record.
 EPISODE_RECORD_KEYS = ('episode_idx', 'query_name', 'support_names',
                        'class_id', 'shot', 'I_bg', 'I_fg', 'U_bg', 'U_fg')
@@ -32,7 +34,7 @@ Records = Sequence[Mapping[str, Any]]
 
 def episode_intersect_union(pred: ArrayLike,
                             gt: ArrayLike,
-                            ignore_index: int = 255,
+                            ignore_index: int = IGNORE_INDEX,
                             name: str = 'episode') -> Tuple[int, ...]:
     """Background/foreground intersection and union of one episode.
 
@@ -137,6 +139,23 @@ def class_ious(accumulated: Mapping[str, np.ndarray]) -> np.ndarray:
     return 100.0 * inter_fg / union_fg
 
 
+def scores_from_accumulated(
+        accumulated: Mapping[str, np.ndarray]) -> Dict[str, float]:
+    """``mIoU`` and ``FB-IoU`` (%) from accumulated areas.
+
+    Args:
+        accumulated (Mapping): Output of :func:`accumulate_episodes`.
+
+    Returns:
+        dict[str, float]: ``{'mIoU': ..., 'FB-IoU': ...}``.
+    """
+    miou = float(class_ious(accumulated).mean())
+    inter = accumulated['intersection'].sum(axis=1).astype(np.float64)
+    union = np.maximum(accumulated['union'].sum(axis=1), 1)
+    fb_iou = float((100.0 * inter / union).mean())
+    return {'mIoU': miou, 'FB-IoU': fb_iou}
+
+
 def load_episode_records(
         path: Union[str, os.PathLike]) -> Tuple[List[dict], dict]:
     """Read a per-episode file written by :class:`FewShotMetric`.
@@ -187,12 +206,8 @@ def rescore_episodes(
     if not fold_class_ids:
         raise ValueError('rescore_episodes needs fold_class_ids (the classes '
                          f'to score), got {fold_class_ids!r}')
-    acc = accumulate_episodes(records, fold_class_ids)
-    miou = float(class_ious(acc).mean())
-    inter = acc['intersection'].sum(axis=1).astype(np.float64)
-    union = np.maximum(acc['union'].sum(axis=1), 1)
-    fb_iou = float((100.0 * inter / union).mean())
-    return {'mIoU': miou, 'FB-IoU': fb_iou}
+    return scores_from_accumulated(
+        accumulate_episodes(records, fold_class_ids))
 
 
 def format_summary(metrics: Mapping[str, float],

@@ -17,10 +17,11 @@ from mmengine.structures import BaseDataElement
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
-from hsnet_mm.utils.fileio import atomic_write_text
+from ...structures import IGNORE_INDEX
+from ...utils import atomic_write_text
 from ..functional import (accumulate_episodes, class_ious,
                           episode_intersect_union, format_summary,
-                          rescore_episodes)
+                          scores_from_accumulated)
 
 
 def _field(sample: Any, key: str, default: Any = None) -> Any:
@@ -69,7 +70,6 @@ class FewShotMetric(BaseMetric):
         output_file (str, optional): JSON file that receives the per-episode
             records after evaluation (on rank 0), to re-score with
             :func:`rescore_episodes`. Defaults to None.
-        out_file (str, optional): Alias of ``output_file``. Defaults to None.
         collect_device (str): Device used to collect results across ranks,
             'cpu' or 'gpu'. Defaults to 'cpu'.
         prefix (str, optional): Prefix of the metric names. Defaults to None,
@@ -81,9 +81,8 @@ class FewShotMetric(BaseMetric):
     default_prefix: Optional[str] = None
 
     def __init__(self,
-                 ignore_index: int = 255,
+                 ignore_index: int = IGNORE_INDEX,
                  output_file: Optional[str] = None,
-                 out_file: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
@@ -91,12 +90,8 @@ class FewShotMetric(BaseMetric):
             collect_device=collect_device,
             prefix=prefix,
             collect_dir=collect_dir)
-        if output_file and out_file and output_file != out_file:
-            raise ValueError('FewShotMetric got both output_file='
-                             f'{output_file!r} and out_file={out_file!r}; '
-                             'give one')
         self.ignore_index = ignore_index
-        self.output_file = output_file or out_file
+        self.output_file = output_file
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Store the areas and identity of each episode of a batch.
@@ -158,9 +153,8 @@ class FewShotMetric(BaseMetric):
                 logger=logger,
                 level=logging.WARNING)
         fold_class_ids = [int(c) for c in fold_class_ids]
-        metrics = rescore_episodes(results, fold_class_ids)
-
         acc = accumulate_episodes(results, fold_class_ids)
+        metrics = scores_from_accumulated(acc)
         num_scored = int(acc['num_episodes'].sum())
         if num_scored != len(results):
             print_log(

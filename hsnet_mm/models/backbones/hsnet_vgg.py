@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
+from mmseg.utils import OptMultiConfig
 
 from .frozen import FrozenBackboneMixin
 
@@ -57,7 +58,7 @@ class HSNetVGG(FrozenBackboneMixin, BaseModule):
                  tap_groups: Sequence[Sequence[int]] = ((17, 19, 21),
                                                         (24, 26, 28), (30, )),
                  frozen: bool = True,
-                 init_cfg: dict = None) -> None:
+                 init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in VGG_ARCHS:
             raise ValueError(f'VGG depth must be one of {sorted(VGG_ARCHS)}, '

@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
+from mmseg.utils import OptMultiConfig, SampleList
 
 
 @MODELS.register_module()
@@ -54,7 +55,7 @@ class ContextDecodeHead(BaseDecodeHead):
                  hidden_channels: Sequence[int] = (128, 64),
                  num_classes: int = 2,
                  align_corners: bool = True,
-                 init_cfg: dict = None,
+                 init_cfg: OptMultiConfig = None,
                  **kwargs) -> None:
         if num_classes != 2:
             raise ValueError('ContextDecodeHead predicts background and '
@@ -103,7 +104,7 @@ class ContextDecodeHead(BaseDecodeHead):
         return self.cls_seg(self.decoder2(x))
 
     def loss_by_feat(self, seg_logits: torch.Tensor,
-                     batch_data_samples: list) -> dict:
+                     batch_data_samples: SampleList) -> dict:
         """Loss of logits against the query masks of ``batch_data_samples``.
 
         The logits are resized to the label size with bilinear interpolation

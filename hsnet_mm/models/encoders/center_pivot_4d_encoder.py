@@ -24,7 +24,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
+from mmseg.utils import OptMultiConfig
 
+#: The official squeeze blocks (deepest level first): three 4D convs each,
+#: their output channels, kernel sizes and support strides.
+SQUEEZE_CHANNELS = (16, 64, 128)
+SQUEEZE_KERNELS = ((3, 3, 3), (5, 3, 3), (5, 5, 3))
+SQUEEZE_STRIDES = ((2, 2, 2), (4, 2, 2), (4, 4, 2))
+#: The official mix blocks: three stride-1 4D convs each.
+MIX_CHANNELS = (128, 128, 128)
+MIX_KERNELS = (3, 3, 3)
 
 
 def resize_query_dims(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -92,16 +101,18 @@ class CenterPivot4DEncoder(BaseModule):
             first, e.g. (3, 6, 4) for ResNet-50, (3, 23, 4) for ResNet-101,
             (1, 3, 3) for VGG16.
         squeeze_channels (Sequence[int]): output channels of the convs of
-            every squeeze block. Defaults to (16, 64, 128).
+            every squeeze block. Defaults to :data:`SQUEEZE_CHANNELS`,
+            (16, 64, 128).
         squeeze_kernels (Sequence[Sequence[int]]): kernel sizes per squeeze
-            block (deepest first). Defaults to ((3, 3, 3), (5, 3, 3),
-            (5, 5, 3)).
+            block (deepest first). Defaults to :data:`SQUEEZE_KERNELS`,
+            ((3, 3, 3), (5, 3, 3), (5, 5, 3)).
         squeeze_strides (Sequence[Sequence[int]]): support strides per
-            squeeze block. Defaults to ((2, 2, 2), (4, 2, 2), (4, 4, 2)).
+            squeeze block. Defaults to :data:`SQUEEZE_STRIDES`,
+            ((2, 2, 2), (4, 2, 2), (4, 4, 2)).
         mix_channels (Sequence[int]): output channels of the convs of every
-            mix block. Defaults to (128, 128, 128).
+            mix block. Defaults to :data:`MIX_CHANNELS`, (128, 128, 128).
         mix_kernels (Sequence[int]): their kernel sizes (stride 1).
-            Defaults to (3, 3, 3).
+            Defaults to :data:`MIX_KERNELS`, (3, 3, 3).
         num_groups (int): GroupNorm groups. Defaults to 4.
         conv4d_cfg (dict): the 4D conv, a type registered in mmseg's
             ``MODELS`` taking ``(in_channels, out_channels, kernel_size,
@@ -114,18 +125,14 @@ class CenterPivot4DEncoder(BaseModule):
     def __init__(self,
                  in_channels: Sequence[int],
                  *,
-                 squeeze_channels: Sequence[int] = (16, 64, 128),
-                 squeeze_kernels: Sequence[Sequence[int]] = ((3, 3, 3),
-                                                             (5, 3, 3), (5, 5,
-                                                                         3)),
-                 squeeze_strides: Sequence[Sequence[int]] = ((2, 2, 2),
-                                                             (4, 2, 2), (4, 4,
-                                                                         2)),
-                 mix_channels: Sequence[int] = (128, 128, 128),
-                 mix_kernels: Sequence[int] = (3, 3, 3),
+                 squeeze_channels: Sequence[int] = SQUEEZE_CHANNELS,
+                 squeeze_kernels: Sequence[Sequence[int]] = SQUEEZE_KERNELS,
+                 squeeze_strides: Sequence[Sequence[int]] = SQUEEZE_STRIDES,
+                 mix_channels: Sequence[int] = MIX_CHANNELS,
+                 mix_kernels: Sequence[int] = MIX_KERNELS,
                  num_groups: int = 4,
                  conv4d_cfg: dict = dict(type='CenterPivotConv4d'),
-                 init_cfg: dict = None) -> None:
+                 init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         num_levels = len(in_channels)
         if not (len(squeeze_kernels) == len(squeeze_strides) == num_levels):

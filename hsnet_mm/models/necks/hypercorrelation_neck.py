@@ -14,6 +14,7 @@ from typing import List
 import torch
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
+from mmseg.utils import OptMultiConfig
 
 from ...structures import FeatureGroups
 from ..layers import mask_support_feature, stack_level_correlations
@@ -45,7 +46,7 @@ class HypercorrelationNeck(BaseModule):
     def __init__(self,
                  mask_support: bool = True,
                  eps: float = 1e-5,
-                 init_cfg: dict = None) -> None:
+                 init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.mask_support = mask_support
         self.eps = eps

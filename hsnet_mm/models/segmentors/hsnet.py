@@ -5,10 +5,11 @@ Min, Kang and Cho, ICCV 2021 (https://arxiv.org/abs/2104.01538). Written
 from the description of the official ``HypercorrSqueezeNetwork``
 (juhongm999/hsnet, ``model/hsnet.py``).
 
-Shape shorthand: ``B`` episodes, ``K`` shots, ``H, W`` input size,
-``H0, W0`` original query size, ``h, w`` decoder output size.
+Shape shorthand (:mod:`hsnet_mm.structures.episode`): ``B`` episodes, ``K``
+shots, ``N = B * K`` (query, support) pairs, ``H, W`` input size, ``H0, W0``
+original query size, ``Hq, Wq`` the encoder's (finest level's) query size.
 """
-from typing import Dict, List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -16,12 +17,11 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
+from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
+                         OptSampleList, SampleList)
 
-from ...structures import check_episode_tensors
+from ...structures import EpisodeInputs, FeatureGroups, check_episode_tensors
 from ..layers import vote_kshot
-
-EpisodeInputs = Dict[str, torch.Tensor]
 
 
 @MODELS.register_module()
@@ -29,17 +29,34 @@ class HSNet(BaseSegmentor):
     """Few-shot segmentor: query + K annotated supports -> query mask.
 
     Data flow (the query's backbone features are computed once per episode,
-    and the K shots run through neck, encoder and head as one batch)::
+    and the K shots run through neck, encoder and head as one batch of
+    N = B * K pairs)::
 
-        loss():    _encode_shots() -> decode_head.loss()  (each shot's
+        loss():    encode_shots() -> decode_head.loss()  (each shot's
                    logits against the query mask, loss averaged over shots)
-        predict(): _encode_shots() -> decode_head() -> resize -> K-shot vote
-        _encode_shots(): backbone(query), backbone(supports)
+        predict(): encode_shots() -> decode_head() -> resize -> K-shot vote
+        encode_decode() / forward(mode='tensor'): encode_shots() ->
+                   decode_head() -> resize to the input size
+        encode_shots(): backbone(query), backbone(supports)
                    -> neck (mask supports, cosine hypercorrelation pyramid)
                    -> encoder (center-pivot 4D squeeze + mix, support mean)
 
-    Inputs are the episode layout of :mod:`hsnet_mm.structures.episode`:
-    ``inputs=dict(query_img, support_imgs, support_masks)``.
+    The tensor-level API is :meth:`encode_decode`, which takes the episode
+    tensors as a dict (:data:`~hsnet_mm.structures.EpisodeInputs`) and
+    returns the per-shot logits; ``vote_kshot(logits)`` turns them into
+    the official K-shot prediction::
+
+        logits = model.encode_decode(dict(query_img=q, support_imgs=s,
+                                          support_masks=m))  # (B,K,2,H,W)
+        mask = vote_kshot(logits)                             # (B, H, W)
+
+    **Output size.** :meth:`predict` resizes the decoder logits straight to
+    the size of each sample's ground truth when it has one, else to its
+    ``ori_shape``. The evaluation protocol is therefore one switch of the
+    data pipeline, ``ResizeEpisode(keep_query_gt_original=...)``: the
+    official default resizes the query mask to the input size (so the
+    prediction is made at the input size), the official
+    ``use_original_imgsize`` keeps it at the original size.
 
     Args:
         backbone (dict): a backbone returning features grouped by pyramid
@@ -48,11 +65,7 @@ class HSNet(BaseSegmentor):
         encoder (dict): e.g. ``CenterPivot4DEncoder``.
         decode_head (dict): e.g. ``ContextDecodeHead``.
         train_cfg (dict, optional): unused. Defaults to None.
-        test_cfg (dict, optional): ``output_size='input'`` (official
-            default: predict at the network input size) or ``'original'``
-            (the official ``use_original_imgsize``: decoder logits resized
-            straight to the original query size, then voted). Defaults to
-            None (``'input'``).
+        test_cfg (dict, optional): unused. Defaults to None.
         data_preprocessor (dict, optional): e.g.
             ``EpisodeDataPreProcessor``.
         init_cfg (dict, optional): Defaults to None.
@@ -69,34 +82,36 @@ class HSNet(BaseSegmentor):
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if test_cfg and 'output_size' in test_cfg:
+            raise ValueError(
+                'HSNet.test_cfg.output_size is gone: predictions follow the '
+                'ground truth\'s size, so the protocol is chosen in the data '
+                'pipeline with ResizeEpisode(keep_query_gt_original=True) '
+                '(tools/test.py --original-size sets it)')
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
         self.encoder = MODELS.build(encoder)
         self.decode_head = MODELS.build(decode_head)
         self.align_corners = self.decode_head.align_corners
         self.train_cfg = train_cfg or {}
-        self.test_cfg = dict(test_cfg or {})
-        self.test_cfg.setdefault('output_size', 'input')
-        if self.test_cfg['output_size'] not in ('input', 'original'):
-            raise ValueError("test_cfg.output_size must be 'input' or "
-                             f"'original', got {self.test_cfg['output_size']}")
+        self.test_cfg = test_cfg or {}
 
-    def extract_feat(self, imgs: torch.Tensor) -> Tuple[List[torch.Tensor]]:
+    def extract_feat(self, imgs: torch.Tensor) -> FeatureGroups:
         """Backbone features of images (N, 3, H, W), grouped by level."""
         return self.backbone(imgs)
 
-    def _encode_shots(self, query_img: torch.Tensor,
-                      support_imgs: torch.Tensor,
-                      support_masks: torch.Tensor) -> torch.Tensor:
+    def encode_shots(self, query_img: torch.Tensor,
+                     support_imgs: torch.Tensor,
+                     support_masks: torch.Tensor) -> torch.Tensor:
         """Encode every (query, shot) pair of a batch of episodes.
 
         Args:
             query_img (Tensor): (B, 3, H, W), normalised.
             support_imgs (Tensor): (B, K, 3, H, W), normalised.
-            support_masks (Tensor): (B, K, H, W), 0/1.
+            support_masks (Tensor): (B, K, H, W), float/bool/int 0/1.
 
         Returns:
-            Tensor: encoder output (B * K, C, h / 2, w / 2), shot-minor.
+            Tensor: encoder output (N, C, Hq, Wq), shot-minor.
         """
         masks = check_episode_tensors(query_img, support_imgs, support_masks)
         b, k = support_imgs.shape[:2]
@@ -110,10 +125,10 @@ class HSNet(BaseSegmentor):
         pyramid = self.neck(query_feats, support_feats, masks.flatten(0, 1))
         return self.encoder(pyramid)
 
-    def _decoder_logits(self, inputs: EpisodeInputs) -> torch.Tensor:
-        """Per-shot logits at decoder resolution, (B, K, 2, h, w)."""
+    def _shot_logits(self, inputs: EpisodeInputs) -> torch.Tensor:
+        """Per-shot logits at decoder resolution, (B, K, 2, 2 Hq, 2 Wq)."""
         b, k = inputs['support_imgs'].shape[:2]
-        logits = self.decode_head(self._encode_shots(**inputs))
+        logits = self.decode_head(self.encode_shots(**inputs))
         return logits.view(b, k, *logits.shape[1:])
 
     def _resize_logits(self, logits: torch.Tensor,
@@ -127,46 +142,25 @@ class HSNet(BaseSegmentor):
             align_corners=self.align_corners)
         return out.view(b, k, *out.shape[1:])
 
-    def encode_decode_episode(self, query_img: torch.Tensor,
-                              support_imgs: torch.Tensor,
-                              support_masks: torch.Tensor) -> torch.Tensor:
-        """Per-shot logits at the input size.
+    def encode_decode(
+            self,
+            inputs: EpisodeInputs,
+            batch_img_metas: Optional[List[dict]] = None) -> torch.Tensor:
+        """Per-shot logits at the input size: the tensor-level API.
 
         Args:
-            query_img (Tensor): (B, 3, H, W), normalised.
-            support_imgs (Tensor): (B, K, 3, H, W), normalised.
-            support_masks (Tensor): (B, K, H, W), float/bool/int 0/1.
+            inputs (dict): ``query_img`` (B, 3, H, W) and ``support_imgs``
+                (B, K, 3, H, W), normalised; ``support_masks`` (B, K, H, W),
+                float/bool/int 0/1.
+            batch_img_metas (list[dict], optional): unused (mmseg's
+                signature).
 
         Returns:
-            Tensor: (B, K, 2, H, W); channel 1 is the foreground.
+            Tensor: (B, K, 2, H, W); channel 1 is the foreground. Shot ``k``
+            equals a 1-shot run with support ``k`` alone.
         """
-        logits = self._decoder_logits(
-            dict(
-                query_img=query_img,
-                support_imgs=support_imgs,
-                support_masks=support_masks))
-        return self._resize_logits(logits, query_img.shape[-2:])
-
-    def predict_episode(self, query_img: torch.Tensor,
-                        support_imgs: torch.Tensor,
-                        support_masks: torch.Tensor) -> torch.Tensor:
-        """Predict query masks: argmax for K = 1, the official vote for K > 1.
-
-        Args:
-            query_img (Tensor): (B, 3, H, W), normalised.
-            support_imgs (Tensor): (B, K, 3, H, W), normalised.
-            support_masks (Tensor): (B, K, H, W), float/bool/int 0/1.
-
-        Returns:
-            Tensor: int64 0/1 masks, (B, H, W).
-        """
-        return vote_kshot(
-            self.encode_decode_episode(query_img, support_imgs, support_masks))
-
-    def encode_decode(self, inputs: EpisodeInputs,
-                      batch_img_metas: List[dict]) -> torch.Tensor:
-        """Per-shot logits (B, K, 2, H, W) at the input size (mmseg API)."""
-        return self.encode_decode_episode(**inputs)
+        return self._resize_logits(
+            self._shot_logits(inputs), inputs['query_img'].shape[-2:])
 
     def loss(self, inputs: EpisodeInputs, data_samples: SampleList) -> dict:
         """Cross-entropy of every shot's logits against the query mask.
@@ -175,22 +169,33 @@ class HSNet(BaseSegmentor):
         per-shot losses.
         """
         k = inputs['support_imgs'].shape[1]
-        feats = self._encode_shots(**inputs)
+        feats = self.encode_shots(**inputs)
         shot_samples = [ds for ds in data_samples for _ in range(k)]
         losses = self.decode_head.loss(feats, shot_samples, self.train_cfg)
         return {f'decode.{name}': value for name, value in losses.items()}
 
     def predict(self,
                 inputs: EpisodeInputs,
-                data_samples: OptConfigType = None) -> SampleList:
+                data_samples: OptSampleList = None) -> SampleList:
         """Predict query masks and store them in the data samples.
 
-        Each sample gets ``pred_sem_seg`` (1, H', W') int64 from the K-shot
-        vote and ``seg_logits`` (2, H', W'), the shots' mean logits (for
-        inspection only: the prediction is the vote). ``H', W'`` is the input
-        size or, with ``test_cfg.output_size='original'``, ``ori_shape``.
+        The decoder logits are resized straight to each sample's output
+        size ``(H', W')``: the size of its ``gt_sem_seg`` when it has one,
+        else its ``ori_shape`` (the input size without data samples). Each
+        sample gets:
+
+        - ``pred_sem_seg`` (1, H', W') int64: the official K-shot vote
+          (:func:`~hsnet_mm.models.layers.vote_kshot`);
+        - ``shot_pred_sem_seg`` (K, H', W') int64: each shot's own
+          prediction (its vote);
+        - ``seg_logits`` (2, H', W'): the mean of the K shots' logits. For
+          K = 1 it is the shot's logits and ``pred_sem_seg`` is its argmax,
+          as in mmseg. For K > 1 the official prediction is a vote of the
+          shots' argmaxes, not the argmax of averaged logits, so
+          ``seg_logits`` is a soft summary for inspection and may disagree
+          with ``pred_sem_seg`` on some pixels.
         """
-        logits = self._decoder_logits(inputs)
+        logits = self._shot_logits(inputs)
         input_size = tuple(inputs['query_img'].shape[-2:])
         if data_samples is None:
             data_samples = [
@@ -198,24 +203,22 @@ class HSNet(BaseSegmentor):
                     metainfo=dict(img_shape=input_size, ori_shape=input_size))
                 for _ in range(logits.shape[0])
             ]
-        if self.test_cfg['output_size'] == 'input':
-            logits = self._resize_logits(logits, input_size)
-            per_sample = list(logits)
-        else:
-            per_sample = [
-                self._resize_logits(lg[None], ds.metainfo['ori_shape'][:2])[0]
-                for lg, ds in zip(logits, data_samples)
-            ]
-        for shot_logits, ds in zip(per_sample, data_samples):
-            pred = vote_kshot(shot_logits[None])
+        for shot_logits, ds in zip(logits, data_samples):
+            if 'gt_sem_seg' in ds:
+                size = tuple(ds.gt_sem_seg.shape[-2:])
+            else:
+                size = tuple(ds.metainfo['ori_shape'][:2])
+            shot_logits = self._resize_logits(shot_logits[None], size)
             ds.set_data(
                 dict(
-                    seg_logits=PixelData(data=shot_logits.mean(0)),
-                    pred_sem_seg=PixelData(data=pred)))
+                    seg_logits=PixelData(data=shot_logits[0].mean(0)),
+                    shot_pred_sem_seg=PixelData(
+                        data=shot_logits[0].argmax(dim=1)),
+                    pred_sem_seg=PixelData(data=vote_kshot(shot_logits))))
         return data_samples
 
     def _forward(self,
                  inputs: EpisodeInputs,
-                 data_samples: OptConfigType = None) -> torch.Tensor:
-        """Tensor mode: per-shot logits (B, K, 2, H, W) at the input size."""
-        return self.encode_decode_episode(**inputs)
+                 data_samples: OptSampleList = None) -> torch.Tensor:
+        """Tensor mode: :meth:`encode_decode`, (B, K, 2, H, W)."""
+        return self.encode_decode(inputs)

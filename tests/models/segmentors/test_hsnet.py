@@ -7,7 +7,8 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import hsnet_mm  # noqa: F401
-from tests.conftest import tiny_hsnet_cfg
+from hsnet_mm.models.layers import vote_kshot
+from tests.helpers import tiny_hsnet_cfg
 
 
 @pytest.fixture
@@ -15,6 +16,12 @@ def model():
     init_default_scope('mmseg')
     torch.manual_seed(0)
     return MODELS.build(tiny_hsnet_cfg()).eval()
+
+
+def logits_of(model, q, s, m):
+    """The tensor-level API: per-shot logits (B, K, 2, H, W)."""
+    return model.encode_decode(
+        dict(query_img=q, support_imgs=s, support_masks=m))
 
 
 def episode(b=2, k=1, h=64, w=64):
@@ -45,23 +52,25 @@ def packed_batch(b=2, k=2, h=64, w=64, gt_size=None):
 def test_per_shot_logits_and_prediction(model, b, k, h, w):
     q, s, m = episode(b, k, h, w)
     with torch.no_grad():
-        logits = model.encode_decode_episode(q, s, m)
-        pred = model.predict_episode(q, s, m)
+        logits = logits_of(model, q, s, m)
+    pred = vote_kshot(logits)
     assert logits.shape == (b, k, 2, h, w)
     assert pred.shape == (b, h, w) and pred.dtype == torch.int64
-    # each shot equals a 1-shot run with that support
-    with torch.no_grad():
-        one = model.encode_decode_episode(q, s[:, -1:], m[:, -1:])
-    torch.testing.assert_close(logits[:, -1:], one, atol=1e-5, rtol=1e-5)
+    # every shot j equals a 1-shot run with support j alone (catches a
+    # shot-major tiling of the query features)
+    for j in range(k):
+        with torch.no_grad():
+            one = logits_of(model, q, s[:, j:j + 1], m[:, j:j + 1])
+        torch.testing.assert_close(
+            logits[:, j:j + 1], one, atol=1e-5, rtol=1e-5)
 
 
 def test_changing_sizes_and_mask_dtypes(model):
     q, s, m = episode(1, 1, 64, 64)
-    ref = model.encode_decode_episode(q, s, m)
-    model.encode_decode_episode(*episode(1, 1, 96, 80))
+    ref = logits_of(model, q, s, m)
+    logits_of(model, *episode(1, 1, 96, 80))
     for masks in (m.bool(), m.long(), m.to(torch.uint8)):
-        torch.testing.assert_close(
-            model.encode_decode_episode(q, s, masks), ref)
+        torch.testing.assert_close(logits_of(model, q, s, masks), ref)
 
 
 def test_gradients_reach_learner_not_backbone():
@@ -100,34 +109,47 @@ def test_predict_mode_and_output_sizes():
     out = model(**batch, mode='predict')
     assert out[0].pred_sem_seg.shape == (64, 64)
     assert out[0].seg_logits.data.shape == (2, 64, 64)
+    assert out[0].shot_pred_sem_seg.data.shape == (3, 64, 64)
     tensor = model(**batch, mode='tensor')
     assert tensor.shape == (2, 3, 2, 64, 64)
     # the official vote on the tensor-mode logits gives the prediction
-    from hsnet_mm.models.layers import vote_kshot
     assert torch.equal(out[1].pred_sem_seg.data[0], vote_kshot(tensor)[1])
+    assert torch.equal(out[1].shot_pred_sem_seg.data, tensor[1].argmax(1))
+    torch.testing.assert_close(out[1].seg_logits.data, tensor[1].mean(0))
 
-    original = MODELS.build(tiny_hsnet_cfg(output_size='original')).eval()
-    original.load_state_dict(model.state_dict())
-    batch = original.data_preprocessor(
+    # the original-size protocol: the ground truth kept at its original
+    # size makes the prediction at that size (one switch, in the pipeline)
+    batch = model.data_preprocessor(
         packed_batch(b=2, k=1, gt_size=(50, 70)), False)
-    out = original(**batch, mode='predict')
+    out = model(**batch, mode='predict')
     assert out[0].pred_sem_seg.shape == (50, 70)
+    assert out[0].seg_logits.shape == (50, 70)
+    # K = 1: the prediction is the argmax of seg_logits, as in mmseg
+    assert torch.equal(out[0].pred_sem_seg.data[0],
+                       out[0].seg_logits.data.argmax(0))
+    # without a ground truth the prediction is at ori_shape
+    for ds in batch['data_samples']:
+        del ds.gt_sem_seg
+        ds.set_metainfo(dict(ori_shape=(40, 30)))
+    out = model.predict(batch['inputs'], batch['data_samples'])
+    assert out[1].pred_sem_seg.shape == (40, 30)
 
 
 def test_bad_episodes(model):
     q, s, m = episode(2, 2)
     with pytest.raises(ValueError, match='shot counts differ'):
-        model.encode_decode_episode(q, s, m[:, :1])
+        logits_of(model, q, s, m[:, :1])
     with pytest.raises(ValueError, match='only 0 and 1'):
-        model.encode_decode_episode(q, s, m * 255)
+        logits_of(model, q, s, m * 255)
     with pytest.raises(ValueError, match='same spatial size'):
-        model.encode_decode_episode(q[..., :32], s, m)
+        logits_of(model, q[..., :32], s, m)
     with pytest.raises(ValueError, match=r'\(B, K, 3, H, W\)'):
-        model.encode_decode_episode(q, s[:, 0], m)
+        logits_of(model, q, s[:, 0], m)
     with pytest.raises(ValueError, match='batch sizes differ'):
-        model.encode_decode_episode(q[:1], s, m)
-    with pytest.raises(ValueError, match='output_size'):
-        MODELS.build(tiny_hsnet_cfg(output_size='orig'))
+        logits_of(model, q[:1], s, m)
+    with pytest.raises(ValueError, match='keep_query_gt_original'):
+        MODELS.build(
+            dict(tiny_hsnet_cfg(), test_cfg=dict(output_size='original')))
 
 
 def test_data_preprocessor(model):
@@ -155,5 +177,5 @@ def test_query_encoded_once_for_all_shots(model):
     model.backbone.register_forward_hook(
         lambda mod, args, out: calls.append(args[0].shape[0]))
     q, s, m = episode(2, 3)
-    model.encode_decode_episode(q, s, m)
+    logits_of(model, q, s, m)
     assert calls == [2, 6]  # the 2 queries once, then the 2 x 3 supports

@@ -9,7 +9,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS
 
 import hsnet_mm  # noqa: F401
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 CONFIG = REPO_ROOT / 'configs/hsnet/hsnet_r18_synthetic_1shot.py'
 

@@ -1,0 +1,56 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""Shared test helpers: where ``../shared`` (the reference material) is, the
+tiny HSNet config. Imported by tests; ``conftest.py`` only holds fixtures."""
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(
+    os.environ.get('HSNET_SHARED_DIR', REPO_ROOT.parent / 'shared'))
+REFERENCE_DIR = SHARED_DIR / 'reference' / 'hsnet_official'
+
+
+def require_reference(*relative: str) -> Path:
+    """Path inside ``../shared/reference/hsnet_official``; skip if absent."""
+    path = REFERENCE_DIR.joinpath(*relative)
+    if not path.exists():
+        pytest.skip(f'{path} is absent: the official reference material '
+                    '(../shared beside the repository) is not available')
+    return path
+
+
+def tiny_hsnet_cfg(frozen: bool = True) -> dict:
+    """A tiny HSNet (ResNet-18 with 8 base channels, small 4D encoder)."""
+    return dict(
+        type='HSNet',
+        data_preprocessor=dict(type='EpisodeDataPreProcessor'),
+        backbone=dict(
+            type='HSNetResNet',
+            depth=18,
+            stem_channels=8,
+            base_channels=8,
+            frozen=frozen,
+            init_cfg=None),
+        neck=dict(type='HypercorrelationNeck', mask_support=True),
+        encoder=dict(
+            type='CenterPivot4DEncoder',
+            in_channels=(2, 2, 2),
+            squeeze_channels=(4, 8, 16),
+            mix_channels=(16, 16, 16)),
+        decode_head=dict(
+            type='ContextDecodeHead',
+            in_channels=16,
+            channels=8,
+            hidden_channels=(16, 8),
+            loss_decode=dict(
+                type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)))
+
+
+def official_split_dir(name: str) -> Path:
+    """``<shared>/reference/hsnet_official/splits/<name>``; skip if absent.
+
+    Honours ``HSNET_SHARED_DIR`` as :data:`SHARED_DIR` does.
+    """
+    return require_reference('splits', name).resolve()
