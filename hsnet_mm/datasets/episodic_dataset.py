@@ -63,7 +63,7 @@ class EpisodicDataset(BaseDataset):
 
         @DATASETS.register_module()
         class ShapesDataset(EpisodicDataset):
-            """``images/<class>/*.jpg`` with ``masks/<class>/*.png``."""
+            # images/<class>/*.jpg with masks/<class>/*.png (0/255)
             METAINFO = dict(classes=('circle', 'square', 'star', 'heart'))
             num_folds = 2  # fold f holds out 2 of the 4 classes
             MASK_MODE = 'nonzero'  # any nonzero mask pixel is the object

@@ -111,7 +111,7 @@ def write_fss_tree(base: Path) -> Path:
 
 def write_folder_tree(base: Path) -> Path:
     """User folders: ``binary/`` (0/255 masks) and ``index/`` (3 classes)."""
-        rng = np.random.default_rng(3)
+    rng = np.random.default_rng(3)
     for i in range(PER_CLASS):
         mask = np.zeros((10, 14), np.uint8)
         mask[2:8, 3:3 + i + 2] = 255 if i % 2 else 1
