@@ -38,7 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--opacity', type=float, default=0.5,
                         help='opacity of the overlays, in [0, 1]')
-    args = parser.parse_args(argv)
+    # intermixed: QUERY..., CONFIG and CHECKPOINT may sit on either side of
+    # the options (plain parse_args would split the positionals at them)
+    args = parser.parse_intermixed_args(argv)
     if not 0 <= args.opacity <= 1:
         parser.error(f'--opacity must be in [0, 1], got {args.opacity}')
     return args

@@ -103,7 +103,7 @@ def segment(model, query, editors: Sequence, masks: Sequence,
     votes = [(overlay_mask(query_img, shot.astype(np.uint8), SUPPORT_COLOR,
                            opacity), f'shot {k + 1}: {int(shot.sum())} px')
              for k, shot in enumerate(
-                 result.pred_shot_sem_seg.data.cpu().numpy())]
+                 result.shot_pred_sem_seg.data.cpu().numpy())]
     share = 100 * pred.mean()
     return overlay, votes, (f'{len(imgs)}-shot: {share:.1f}% of the query '
                             f'is the object')

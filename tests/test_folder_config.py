@@ -6,13 +6,12 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS
 
 import hsnet_mm  # noqa: F401
-from tests.conftest import REPO_ROOT
-from tests.datasets.conftest import folder_root  # noqa: F401
+from tests.helpers import REPO_ROOT
 
 CONFIG = REPO_ROOT / 'configs' / 'hsnet' / 'hsnet_r50_folder_1shot.py'
 
 
-def test_folder_config_binary_and_index(folder_root):  # noqa: F811
+def test_folder_config_binary_and_index(folder_root):
     cfg = Config.fromfile(CONFIG)
     assert cfg.default_scope == 'mmseg'
     assert set(cfg._cfg_dict.keys()) >= {'train_dataloader', 'model'}

@@ -185,7 +185,7 @@ class FewShotInferencer:
             predictions = [
                 dict(
                     sem_seg=p.pred_sem_seg.data[0].cpu().numpy(),
-                    shot_sem_seg=p.pred_shot_sem_seg.data.cpu().numpy())
+                    shot_sem_seg=p.shot_pred_sem_seg.data.cpu().numpy())
                 for p in preds
             ]
         return dict(

@@ -17,9 +17,9 @@ Data flow of :func:`inference_episode`::
       -> resize to (H0, W0) (bilinear) -> vote_kshot -> SegDataSample
 
 Support features are computed once per call and reused for every query.
-This calls the segmentor's parts the way ``HSNet._encode_shots`` does, so a
-result equals ``model.predict`` of the same episode with
-``test_cfg.output_size='original'`` (tested bit for bit).
+This calls the segmentor's parts the way ``HSNet.encode_shots`` does, so a
+result equals ``model.predict`` of the same episode without a ground truth
+(output at ``ori_shape``), tested bit for bit.
 """
 import copy
 from typing import List, Optional, Sequence, Union
@@ -148,7 +148,7 @@ def predict_with_supports(model: nn.Module, query_img: torch.Tensor,
                           out_size: Sequence[int]) -> torch.Tensor:
     """Per-shot logits of one query against encoded supports.
 
-    The same operations as ``HSNet._encode_shots`` and ``predict`` (query
+    The same operations as ``HSNet.encode_shots`` and ``predict`` (query
     features expanded to every shot, then neck, encoder and decode head),
     with the support features of :func:`encode_supports`.
 
@@ -186,7 +186,7 @@ def _to_sample(shot_logits: torch.Tensor, meta: dict) -> SegDataSample:
     sample = SegDataSample(metainfo=meta)
     sample.seg_logits = PixelData(data=shot_logits[0].mean(0))
     sample.pred_sem_seg = PixelData(data=vote_kshot(shot_logits))
-    sample.pred_shot_sem_seg = PixelData(data=shot_logits[0].argmax(dim=1))
+    sample.shot_pred_sem_seg = PixelData(data=shot_logits[0].argmax(dim=1))
     return sample
 
 
@@ -212,7 +212,7 @@ def inference_episode(
         SegDataSample | list[SegDataSample]: per query, at its original size
         (H0, W0): ``pred_sem_seg`` (1, H0, W0) int64 0/1 (the K-shot vote),
         ``seg_logits`` (2, H0, W0) (mean of the shots' logits),
-        ``pred_shot_sem_seg`` (K, H0, W0) int64 0/1 (each shot's vote);
+        ``shot_pred_sem_seg`` (K, H0, W0) int64 0/1 (each shot's vote);
         metainfo ``ori_shape``, ``img_shape`` (input size), ``shot`` and
         ``img_path`` / ``support_img_paths`` when files were given.
 

@@ -7,13 +7,13 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from tests.conftest import tiny_hsnet_cfg
+from tests.helpers import tiny_hsnet_cfg
 
 #: Network input size of the tiny config (non-square on purpose).
 INPUT_HW = (48, 64)
 
 
-def tiny_config(output_size: str = 'input') -> Config:
+def tiny_config() -> Config:
     """A tiny HSNet with a test pipeline resizing to ``INPUT_HW``."""
     pipeline = [
         dict(type='LoadEpisode'),
@@ -25,7 +25,7 @@ def tiny_config(output_size: str = 'input') -> Config:
             default_scope='mmseg',
             custom_imports=dict(
                 imports=['hsnet_mm'], allow_failed_imports=False),
-            model=tiny_hsnet_cfg(output_size=output_size),
+            model=tiny_hsnet_cfg(),
             test_dataloader=dict(dataset=dict(pipeline=pipeline))))
 
 

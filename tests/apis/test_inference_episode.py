@@ -26,17 +26,12 @@ def episode(k: int):
 
 
 def reference(model, query, imgs, masks):
-    """model.predict on the same episode, original-size output."""
+    """model.predict on the same episode (output at ``ori_shape``)."""
     pipeline = EpisodePipeline(model.cfg)
     packed = pipeline(query, imgs, [(m > 0).astype(np.uint8) for m in masks])
     data = model.data_preprocessor(pseudo_collate([packed]), False)
-    old = model.test_cfg['output_size']
-    model.test_cfg['output_size'] = 'original'
-    try:
-        with torch.no_grad():
-            return model.predict(data['inputs'], data['data_samples'])[0]
-    finally:
-        model.test_cfg['output_size'] = old
+    with torch.no_grad():
+        return model.predict(data['inputs'], data['data_samples'])[0]
 
 
 @pytest.mark.parametrize('k', [1, 3])
@@ -50,15 +45,17 @@ def test_queries_share_supports_and_equal_predict(model, k):
         assert res.pred_sem_seg.data.shape == (1, h0, w0)
         assert res.pred_sem_seg.data.dtype == torch.int64
         assert res.seg_logits.data.shape == (2, h0, w0)
-        assert res.pred_shot_sem_seg.data.shape == (k, h0, w0)
+        assert res.shot_pred_sem_seg.data.shape == (k, h0, w0)
         assert res.metainfo['ori_shape'] == (h0, w0)
         assert res.metainfo['img_shape'] == INPUT_HW
         ref = reference(model, q, imgs, masks)
         assert torch.equal(res.pred_sem_seg.data, ref.pred_sem_seg.data)
         assert torch.equal(res.seg_logits.data, ref.seg_logits.data)
+        assert torch.equal(res.shot_pred_sem_seg.data,
+                           ref.shot_pred_sem_seg.data)
     # the votes are the shots' argmax; K = 1: the vote is the prediction
     if k == 1:
-        assert torch.equal(results[0].pred_shot_sem_seg.data,
+        assert torch.equal(results[0].shot_pred_sem_seg.data,
                            results[0].pred_sem_seg.data)
 
 
@@ -124,7 +121,7 @@ def test_show_episode_result(model, tmp_path):
                                  out_file=str(out))
     saved = np.asarray(Image.open(out))
     np.testing.assert_array_equal(saved, canvas)
-    assert canvas.shape[0] > 60 and canvas.shape[1] > 90 * 4
+    assert canvas.shape[0] > 60 and canvas.shape[1] > 90 + 105 + 45 + 86
     faint = show_episode_result(query, imgs, masks, res, opacity=0.0)
     assert not np.array_equal(faint, canvas)
     with pytest.raises(ValueError, match='pass the result of this query'):

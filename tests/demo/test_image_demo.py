@@ -7,10 +7,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from PIL import Image
 
+from hsnet_mm.apis import init_model
 from tests.apis.episode_helpers import box_mask, image, tiny_files
-from tests.conftest import REPO_ROOT, tiny_hsnet_cfg
+from tests.helpers import REPO_ROOT, tiny_hsnet_cfg
 from tests.demo.demo_loader import load_demo
 
 
@@ -85,8 +87,8 @@ def test_cli_refusals_write_nothing(files, tmp_path, capsys):
     other = tmp_path / 'other.pth'  # another backbone width
     cfg = tiny_hsnet_cfg()
     cfg['backbone']['base_channels'] = 16
-    from mmseg.registry import MODELS
-    torch.save(dict(state_dict=MODELS.build(cfg).state_dict()), other)
+    wider = init_model(Config(dict(model=cfg, default_scope='mmseg')))
+    torch.save(dict(state_dict=wider.state_dict()), other)
     junk = tmp_path / 'junk.pth'
     junk.write_text('hello')
     cases = [

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from tests.apis.episode_helpers import box_mask, image, tiny_files
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 CHROMEDRIVER = shutil.which('chromedriver')

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 DOCS = ['README.md', 'demo/README.md'] + sorted(
     str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / 'docs').glob('*.md'))
