@@ -24,20 +24,27 @@ from hsnet_mm.apis.few_shot_inferencer import check_out_dir
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Few-shot segmentation of query images')
-    parser.add_argument('queries', nargs='+', metavar='QUERY',
-                        help='query image file(s)')
+    parser.add_argument(
+        'queries', nargs='+', metavar='QUERY', help='query image file(s)')
     parser.add_argument('config', metavar='CONFIG', help='config file')
-    parser.add_argument('checkpoint', metavar='CHECKPOINT',
-                        help='checkpoint file')
-    parser.add_argument('--support', nargs=2, action='append',
-                        metavar=('IMG', 'MASK'), required=True,
-                        help='a support image and its mask (nonzero = '
-                        'object); repeat for K shots')
-    parser.add_argument('--out-dir', required=True,
-                        help='folder for vis/ and pred/')
+    parser.add_argument(
+        'checkpoint', metavar='CHECKPOINT', help='checkpoint file')
+    parser.add_argument(
+        '--support',
+        nargs=2,
+        action='append',
+        metavar=('IMG', 'MASK'),
+        required=True,
+        help='a support image and its mask (nonzero = '
+        'object); repeat for K shots')
+    parser.add_argument(
+        '--out-dir', required=True, help='folder for vis/ and pred/')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    parser.add_argument('--opacity', type=float, default=0.5,
-                        help='opacity of the overlays, in [0, 1]')
+    parser.add_argument(
+        '--opacity',
+        type=float,
+        default=0.5,
+        help='opacity of the overlays, in [0, 1]')
     # intermixed: QUERY..., CONFIG and CHECKPOINT may sit on either side of
     # the options (plain parse_args would split the positionals at them)
     args = parser.parse_intermixed_args(argv)

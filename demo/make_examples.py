@@ -58,8 +58,11 @@ def write_examples(out_dir: str) -> List[Dict]:
     for e, (slot, shots, query_sizes) in enumerate(EPISODES):
         class_id = test_ids[slot]
         index = FIRST_INDEX
-        ep = dict(class_name=class_name(specs[class_id]), queries=[],
-                  supports=[], masks=[])
+        ep = dict(
+            class_name=class_name(specs[class_id]),
+            queries=[],
+            supports=[],
+            masks=[])
         for k in range(shots):
             img, mask = _render(SUPPORT_SIZES[k], class_id, index, test_ids,
                                 specs)

@@ -21,15 +21,12 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from hsnet_mm.apis import inference_episode, init_model
+from hsnet_mm.apis.episode_inputs import to_rgb
+from hsnet_mm.visualization.episode_drawer import (PRED_COLOR, SUPPORT_COLOR,
+                                                   overlay_mask)
 
-from make_examples import write_examples  # noqa: E402
-
-from hsnet_mm.apis import inference_episode, init_model  # noqa: E402
-from hsnet_mm.apis.episode_inputs import to_rgb  # noqa: E402
-from hsnet_mm.visualization.episode_drawer import (  # noqa: E402
-    PRED_COLOR, SUPPORT_COLOR, overlay_mask)
-
+DEMO_DIR = osp.dirname(osp.abspath(__file__))
 MAX_SHOTS = 5
 
 
@@ -100,10 +97,11 @@ def segment(model, query, editors: Sequence, masks: Sequence,
     result = inference_episode(model, query_img, imgs, support_masks)
     pred = result.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
     overlay = overlay_mask(query_img, pred, PRED_COLOR, opacity)
-    votes = [(overlay_mask(query_img, shot.astype(np.uint8), SUPPORT_COLOR,
-                           opacity), f'shot {k + 1}: {int(shot.sum())} px')
-             for k, shot in enumerate(
-                 result.shot_pred_sem_seg.data.cpu().numpy())]
+    votes = [
+        (overlay_mask(query_img, shot.astype(np.uint8), SUPPORT_COLOR,
+                      opacity), f'shot {k + 1}: {int(shot.sum())} px')
+        for k, shot in enumerate(result.shot_pred_sem_seg.data.cpu().numpy())
+    ]
     share = 100 * pred.mean()
     return overlay, votes, (f'{len(imgs)}-shot: {share:.1f}% of the query '
                             f'is the object')
@@ -112,6 +110,9 @@ def segment(model, query, editors: Sequence, masks: Sequence,
 def build_demo(model, examples_dir: str):
     """The Gradio Blocks app (elem_ids are used by the browser test)."""
     import gradio as gr
+    if DEMO_DIR not in sys.path:
+        sys.path.insert(0, DEMO_DIR)
+    from make_examples import write_examples
 
     def run(query, *args):
         editors, masks = args[:MAX_SHOTS], args[MAX_SHOTS:2 * MAX_SHOTS]
@@ -173,13 +174,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='hsnet-mm web demo')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--host', default='127.0.0.1',
-                        help='address to bind (default: local only)')
+    parser.add_argument(
+        '--host',
+        default='127.0.0.1',
+        help='address to bind (default: local only)')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--examples-dir', default=None,
-                        help='where to write the examples (default: a '
-                        'temporary folder)')
+    parser.add_argument(
+        '--examples-dir',
+        default=None,
+        help='where to write the examples (default: a '
+        'temporary folder)')
     return parser.parse_args(argv)
 
 

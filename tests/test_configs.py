@@ -13,8 +13,9 @@ import hsnet_mm  # noqa: F401
 from tests.helpers import REPO_ROOT
 
 # the user-folder config is built by tests/test_folder_config.py
-CONFIGS = sorted(p for p in (REPO_ROOT / 'configs' / 'hsnet').glob('*.py')
-                 if '_folder_' not in p.name)
+CONFIGS = sorted(
+    p for p in (REPO_ROOT / 'configs' / 'hsnet').glob('*.py')
+    if '_folder_' not in p.name)
 _MODELS = {}
 
 

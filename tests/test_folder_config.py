@@ -28,7 +28,11 @@ def test_folder_config_binary_and_index(folder_root):
     ds_cfg = cfg.test_dataloader.dataset
     ds_cfg.update(
         data_root=str(folder_root / 'index'),
-        classes={'a': 10, 'b': 20, 'c': 30},
+        classes={
+            'a': 10,
+            'b': 20,
+            'c': 30
+        },
         train_classes=['a', 'b'],
         test_classes=['c'])
     test = DATASETS.build(ds_cfg)

@@ -82,8 +82,8 @@ def to_rgb(src: ImageLike, arg: str) -> np.ndarray:
     img = _open(src, arg)
     arr = _pil_to_array(img) if isinstance(img, Image.Image) else img
     if arr.dtype == np.uint16 or (arr.dtype.kind in 'iu'
-                                  and arr.dtype.itemsize > 1
-                                  and arr.size and arr.max() > 255):
+                                  and arr.dtype.itemsize > 1 and arr.size
+                                  and arr.max() > 255):
         if arr.min() < 0 or arr.max() > 65535:
             raise ValueError(f'{name}: integer pixel values must be in '
                              f'0..65535, found {arr.min()}..{arr.max()}')
@@ -149,8 +149,8 @@ def _size(arr: np.ndarray) -> str:
 
 
 def load_support_set(
-        supports: Union[ImageLike, Sequence[ImageLike]],
-        support_masks: Union[ImageLike, Sequence[ImageLike]]
+    supports: Union[ImageLike, Sequence[ImageLike]],
+    support_masks: Union[ImageLike, Sequence[ImageLike]]
 ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
     """Read and check K support images and their masks.
 

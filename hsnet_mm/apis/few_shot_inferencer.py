@@ -18,8 +18,8 @@ from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
 from ..utils.fileio import atomic_write_bytes
-from .episode_inputs import (ImageLike, as_list, load_support_set,
-                             query_name, to_rgb)
+from .episode_inputs import (ImageLike, as_list, load_support_set, query_name,
+                             to_rgb)
 from .inference import init_model
 from .inference_episode import run_loaded_episodes
 from .show_result import encode_png, show_episode_result

@@ -83,8 +83,11 @@ class EpisodePipeline:
     def __init__(self, cfg) -> None:
         self.transforms = [TRANSFORMS.build(t) for t in test_pipeline_cfg(cfg)]
 
-    def __call__(self, query_img, support_imgs: Sequence,
-                 support_masks: Sequence, meta: Optional[dict] = None) -> dict:
+    def __call__(self,
+                 query_img,
+                 support_imgs: Sequence,
+                 support_masks: Sequence,
+                 meta: Optional[dict] = None) -> dict:
         """Packed episode (``inputs`` + ``data_samples``) of loaded arrays.
 
         Args:
@@ -138,7 +141,9 @@ def encode_supports(model: nn.Module, support_imgs: torch.Tensor,
     k = support_imgs.shape[1]
     feats = model.backbone(support_imgs.flatten(0, 1))
     return dict(
-        feats=feats, masks=support_masks.flatten(0, 1), k=k,
+        feats=feats,
+        masks=support_masks.flatten(0, 1),
+        k=k,
         size=tuple(support_imgs.shape[-2:]))
 
 
@@ -225,8 +230,9 @@ def inference_episode(
         raise ValueError('query: give at least one query image')
     support_imgs, masks = load_support_set(supports, support_masks)
     query_imgs = [
-        to_rgb(q, 'query' if len(queries) == 1 and not isinstance(
-            query, (list, tuple)) else f'query[{i}]')
+        to_rgb(
+            q, 'query' if len(queries) == 1
+            and not isinstance(query, (list, tuple)) else f'query[{i}]')
         for i, q in enumerate(queries)
     ]
     samples = run_loaded_episodes(model, query_imgs, support_imgs, masks,
@@ -244,13 +250,13 @@ def _path_meta(queries: Sequence, supports: Sequence, i: int) -> dict:
 
 
 @torch.no_grad()
-def run_loaded_episodes(model: nn.Module,
-                        query_imgs: Sequence,
-                        support_imgs: Sequence,
-                        support_masks: Sequence,
-                        queries: Optional[Sequence] = None,
-                        supports: Optional[Sequence] = None
-                        ) -> List[SegDataSample]:
+def run_loaded_episodes(
+        model: nn.Module,
+        query_imgs: Sequence,
+        support_imgs: Sequence,
+        support_masks: Sequence,
+        queries: Optional[Sequence] = None,
+        supports: Optional[Sequence] = None) -> List[SegDataSample]:
     """:func:`inference_episode` on loaded and checked arrays.
 
     Args:

@@ -144,7 +144,8 @@ def draw_episode(query_img: np.ndarray,
     for k, (img, mask) in enumerate(zip(support_imgs, support_masks)):
         img = _check_image(img, f'support_imgs[{k}]')
         mask = _check_mask(mask, f'support_masks[{k}]')
-        panel = _fit_height(overlay_mask(img, mask, SUPPORT_COLOR, opacity), height)
+        panel = _fit_height(
+            overlay_mask(img, mask, SUPPORT_COLOR, opacity), height)
         panels.append(_put_label(panel, f'support {k + 1}'))
     if pred_mask is None:
         panels.append(_put_label(query_img, 'query'))
@@ -152,12 +153,14 @@ def draw_episode(query_img: np.ndarray,
         pred_mask = _check_mask(pred_mask, 'pred_mask')
         panels.append(
             _put_label(
-                overlay_mask(query_img, pred_mask, PRED_COLOR, opacity), 'prediction'))
+                overlay_mask(query_img, pred_mask, PRED_COLOR, opacity),
+                'prediction'))
     if gt_mask is not None:
         gt_mask = _check_mask(gt_mask, 'gt_mask')
         panels.append(
             _put_label(
-                overlay_mask(query_img, gt_mask, GT_COLOR, opacity), 'ground truth'))
+                overlay_mask(query_img, gt_mask, GT_COLOR, opacity),
+                'ground truth'))
     gap = np.full((panels[0].shape[0], GAP, 3), 255, np.uint8)
     row = [panels[0]]
     for panel in panels[1:]:

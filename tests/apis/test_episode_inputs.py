@@ -81,19 +81,20 @@ def test_masks_nonzero_is_foreground(tmp_path):
     p16 = tmp_path / 'm16.png'
     Image.fromarray(m.astype(np.uint16) * 3).save(p16)
     np.testing.assert_array_equal(to_mask(str(p16), 'm'), want)
-    pal = Image.frombytes('P', (12, 10), ((m > 0) * 3).astype(np.uint8).tobytes())
+    pal = Image.frombytes('P', (12, 10),
+                          ((m > 0) * 3).astype(np.uint8).tobytes())
     pal.putpalette([0, 0, 0] * 3 + [0, 0, 0] + [1, 2, 3] * 252)
     pal.save(tmp_path / 'pal.png')
-    np.testing.assert_array_equal(to_mask(str(tmp_path / 'pal.png'), 'm'),
-                                  want)
+    np.testing.assert_array_equal(
+        to_mask(str(tmp_path / 'pal.png'), 'm'), want)
     # RGBA painted on a transparent layer: transparent pixels are background
     rgba = np.zeros((10, 12, 4), np.uint8)
     rgba[..., :3] = 255  # white, but transparent...
     rgba[..., 3] = m  # ...except on the box
     np.testing.assert_array_equal(to_mask(rgba, 'm'), want)
     Image.fromarray(rgba).save(tmp_path / 'rgba.png')
-    np.testing.assert_array_equal(to_mask(str(tmp_path / 'rgba.png'), 'm'),
-                                  want)
+    np.testing.assert_array_equal(
+        to_mask(str(tmp_path / 'rgba.png'), 'm'), want)
 
 
 def test_support_set_checks(tmp_path):
@@ -105,9 +106,10 @@ def test_support_set_checks(tmp_path):
     with pytest.raises(ValueError, match='at least one support'):
         load_support_set([], [])
     Image.fromarray(np.zeros((10, 12), np.uint8)).save(tmp_path / 'e.png')
-    with pytest.raises(ValueError,
-                       match=r'shot 1: support_masks\[1\] \(.*e.png\) has no '
-                       'foreground'):
+    with pytest.raises(
+            ValueError,
+            match=r'shot 1: support_masks\[1\] \(.*e.png\) has no '
+            'foreground'):
         load_support_set([img, img], [mask, str(tmp_path / 'e.png')])
     Image.fromarray(box_mask(11, 12)).save(tmp_path / 'big.png')
     Image.fromarray(img).save(tmp_path / 'img.png')

@@ -90,23 +90,27 @@ def test_bad_input_writes_nothing(inferencer, files, tmp_path):
                    [files['m0'], str(empty)],
                    out_dir=str(out_dir))
     with pytest.raises(FileNotFoundError, match=r'queries\[1\].*nope.png'):
-        inferencer([files['q0'], str(tmp_path / 'nope.png')], files['s0'],
+        inferencer([files['q0'], str(tmp_path / 'nope.png')],
+                   files['s0'],
                    files['m0'],
                    out_dir=str(out_dir))
     assert not out_dir.exists()
     blocker = tmp_path / 'a_file'
     blocker.write_text('x')
     with pytest.raises(OSError, match='out_dir .*a_file.* not writable'):
-        inferencer(files['q0'], files['s0'], files['m0'],
-                   out_dir=str(blocker / 'sub'))
+        inferencer(
+            files['q0'],
+            files['s0'],
+            files['m0'],
+            out_dir=str(blocker / 'sub'))
     with pytest.raises(ValueError, match='opacity'):
         inferencer(files['q0'], files['s0'], files['m0'], opacity=2)
 
 
 def test_refuses_other_checkpoints(files, tmp_path):
     other = tmp_path / 'other.pth'
-    torch.save(dict(state_dict={'backbone.conv1.weight': torch.zeros(1)}),
-               other)
+    torch.save(
+        dict(state_dict={'backbone.conv1.weight': torch.zeros(1)}), other)
     with pytest.raises(CheckpointMismatchError, match='other.pth'):
         FewShotInferencer(files['cfg'], weights=str(other), device='cpu')
     junk = tmp_path / 'junk.pth'

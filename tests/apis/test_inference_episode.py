@@ -69,8 +69,7 @@ def test_the_support_backbone_runs_once(model, monkeypatch):
         return original(x)
 
     monkeypatch.setattr(model.backbone, 'forward', counting)
-    inference_episode(model, [image(30, 40, i) for i in range(4)], imgs,
-                      masks)
+    inference_episode(model, [image(30, 40, i) for i in range(4)], imgs, masks)
     assert calls == [3, 1, 1, 1, 1]  # supports once, then each query
 
 
@@ -104,8 +103,7 @@ def test_bad_inputs_are_named(model, tmp_path):
     tiny = np.zeros((400, 400), np.uint8)
     tiny[3, 3] = 1  # between the rows/cols nearest resizing keeps
     with pytest.raises(ValueError, match='shot 0.*vanishes.*too small'):
-        inference_episode(model, image(9, 9, 0), [image(400, 400, 1)],
-                          [tiny])
+        inference_episode(model, image(9, 9, 0), [image(400, 400, 1)], [tiny])
     bare = init_model(tiny_config())
     del bare.cfg
     with pytest.raises(ValueError, match='init_model'):
@@ -117,8 +115,8 @@ def test_show_episode_result(model, tmp_path):
     query = image(60, 90, 7)
     res = inference_episode(model, query, imgs, masks)
     out = tmp_path / 'vis' / 'episode.png'
-    canvas = show_episode_result(query, imgs, masks, res, opacity=0.3,
-                                 out_file=str(out))
+    canvas = show_episode_result(
+        query, imgs, masks, res, opacity=0.3, out_file=str(out))
     saved = np.asarray(Image.open(out))
     np.testing.assert_array_equal(saved, canvas)
     assert canvas.shape[0] > 60 and canvas.shape[1] > 90 + 105 + 45 + 86

@@ -12,8 +12,8 @@ from PIL import Image
 
 from hsnet_mm.apis import init_model
 from tests.apis.episode_helpers import box_mask, image, tiny_files
-from tests.helpers import REPO_ROOT, tiny_hsnet_cfg
 from tests.demo.demo_loader import load_demo
+from tests.helpers import REPO_ROOT, tiny_hsnet_cfg
 
 
 @pytest.fixture(scope='module')

@@ -41,8 +41,9 @@ def _requirements():
         try:
             __import__(module)
         except ImportError:
-            pytest.skip(f'{module} is not installed (pip install -r '
-                        f'requirements/optional.txt -r requirements/tests.txt)')
+            pytest.skip(
+                f'{module} is not installed (pip install -r '
+                f'requirements/optional.txt -r requirements/tests.txt)')
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip('Chromium or chromedriver is absent (Debian: apt-get '
                     'install chromium chromium-driver; .ci/run does it)')
@@ -102,8 +103,11 @@ def test_web_demo_in_chromium(tmp_path):
         Image.fromarray(arr).save(files[name])
     port = _free_port()
     url = f'http://127.0.0.1:{port}/'
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False',
-               OMP_NUM_THREADS='1', NO_PROXY='127.0.0.1,localhost')
+    env = dict(
+        os.environ,
+        GRADIO_ANALYTICS_ENABLED='False',
+        OMP_NUM_THREADS='1',
+        NO_PROXY='127.0.0.1,localhost')
     log = open(tmp_path / 'server.log', 'w+')
     server = subprocess.Popen([
         sys.executable, 'demo/web_demo.py', cfg, ckpt, '--port',

@@ -27,8 +27,8 @@ def test_painted_or_uploaded_masks(web):
     img = image(30, 40, 0)
     mask = box_mask(30, 40)
     imgs, masks = web.collect_supports(
-        [editor(img, mask), None, editor(img), None, None],
-        [None, None, mask, None, None])
+        [editor(img, mask), None,
+         editor(img), None, None], [None, None, mask, None, None])
     assert len(imgs) == 2
     np.testing.assert_array_equal(masks[0], mask > 0)
     np.testing.assert_array_equal(masks[1], mask)
@@ -51,8 +51,8 @@ def test_segment_matches_the_api(web):
     imgs = [image(30, 40, 1), image(40, 30, 2)]
     masks = [box_mask(30, 40), box_mask(40, 30)]
     overlay, votes, summary = web.segment(
-        model, query, [editor(imgs[0], masks[0]),
-                       editor(imgs[1])], [None, masks[1]], 0.5)
+        model, query,
+        [editor(imgs[0], masks[0]), editor(imgs[1])], [None, masks[1]], 0.5)
     ref = inference_episode(model, query, imgs, masks)
     pred = ref.pred_sem_seg.data[0].numpy()
     assert overlay.shape == query.shape

@@ -86,8 +86,7 @@ def _env(root: Path) -> dict:
         PYTHONPATH=os.pathsep.join([str(REPO_ROOT)] + [
             p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p
         ]),
-        PATH=os.path.dirname(sys.executable) + os.pathsep +
-        os.environ['PATH'],
+        PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ['PATH'],
         OMP_NUM_THREADS='1')
 
 

@@ -27,10 +27,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--checkpoint', default=None)
     parser.add_argument('--queries', type=int, default=8)
     parser.add_argument('--shots', type=int, nargs='+', default=[1, 5])
-    parser.add_argument('--repeat', type=int, default=2,
-                        help='best of this many runs')
-    parser.add_argument('--size', type=int, nargs=2, default=[375, 500],
-                        metavar=('H', 'W'), help='size of the test images')
+    parser.add_argument(
+        '--repeat', type=int, default=2, help='best of this many runs')
+    parser.add_argument(
+        '--size',
+        type=int,
+        nargs=2,
+        default=[375, 500],
+        metavar=('H', 'W'),
+        help='size of the test images')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args(argv)
 
@@ -49,8 +54,7 @@ def main(argv=None) -> dict:
     cfg_options = None
     if args.checkpoint is None:  # no download of pretrained weights
         cfg_options = {'model.backbone.init_cfg': None}
-    model = init_model(args.config, args.checkpoint, args.device,
-                       cfg_options)
+    model = init_model(args.config, args.checkpoint, args.device, cfg_options)
     rng = np.random.default_rng(0)
     h, w = args.size
 
@@ -61,26 +65,34 @@ def main(argv=None) -> dict:
     report = {}
     for k in args.shots:
         supports = [img() for _ in range(k)]
-        masks = [np.pad(np.ones((h // 2, w // 2), np.uint8),
-                        ((h // 4, h - h // 2 - h // 4),
-                         (w // 4, w - w // 2 - w // 4))) for _ in range(k)]
+        masks = [
+            np.pad(
+                np.ones((h // 2, w // 2), np.uint8),
+                ((h // 4, h - h // 2 - h // 4), (w // 4, w - w // 2 - w // 4)))
+            for _ in range(k)
+        ]
         shared = inference_episode(model, queries, supports, masks)
-        single = [inference_episode(model, q, supports, masks)
-                  for q in queries]
+        single = [
+            inference_episode(model, q, supports, masks) for q in queries
+        ]
         for a, b in zip(shared, single):
             assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
         t_shared = _best(
             lambda: inference_episode(model, queries, supports, masks),
             args.repeat)
         t_single = _best(
-            lambda: [inference_episode(model, q, supports, masks)
-                     for q in queries], args.repeat)
+            lambda:
+            [inference_episode(model, q, supports, masks) for q in queries],
+            args.repeat)
         report[f'{k}-shot'] = dict(
-            shared_s=round(t_shared, 3), episodes_s=round(t_single, 3),
+            shared_s=round(t_shared, 3),
+            episodes_s=round(t_single, 3),
             speedup=round(t_single / t_shared, 2))
-        print(f'{k}-shot, {args.queries} queries: shared supports '
-              f'{t_shared:.2f} s, {args.queries} episodes {t_single:.2f} s '
-              f'({t_single / t_shared:.2f}x)', flush=True)
+        print(
+            f'{k}-shot, {args.queries} queries: shared supports '
+            f'{t_shared:.2f} s, {args.queries} episodes {t_single:.2f} s '
+            f'({t_single / t_shared:.2f}x)',
+            flush=True)
     print(json.dumps(report))
     return report
 
