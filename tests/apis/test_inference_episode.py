@@ -8,7 +8,7 @@ from PIL import Image
 
 import hsnet_mm  # noqa: F401
 from hsnet_mm.apis import inference_episode, init_model, show_episode_result
-from hsnet_mm.apis.inference_episode import EpisodePipeline
+from hsnet_mm.apis.episode_pipeline import EpisodePipeline
 from tests.apis.episode_helpers import INPUT_HW, box_mask, image, tiny_config
 
 
