@@ -27,7 +27,7 @@ from hsnet_mm.datasets.synthetic_renderer import (SyntheticRenderer,
 from hsnet_mm.utils.fileio import atomic_write_bytes
 
 #: (class slot among fold 0's test classes, number of shots, query sizes).
-EPISODES = ((0, 1, ((128, 160), (96, 120))), (5, 3, ((144, 112), )))
+EPISODES = ((2, 1, ((128, 160), (96, 120))), (5, 3, ((144, 112), )))
 SUPPORT_SIZES = ((96, 96), (112, 128), (128, 96))
 FIRST_INDEX = 1000  # beyond the demo's pools: fresh images of the class
 

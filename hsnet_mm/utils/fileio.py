@@ -30,6 +30,10 @@ def atomic_write_bytes(path: PathType, data: bytes) -> str:
     fd, tmp_path = tempfile.mkstemp(
         dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
     try:
+        # mkstemp creates 0600 files; give the usual 0666 & ~umask instead
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()

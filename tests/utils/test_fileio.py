@@ -28,3 +28,12 @@ def test_atomic_write_failure_keeps_old_file(tmp_path):
         atomic_write_bytes(path, 'not bytes')
     assert path.read_text() == 'old'
     assert os.listdir(tmp_path) == ['keep.json']
+
+
+def test_atomic_writes_get_umask_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_bytes(tmp_path / 'p.bin', b'x')
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644
