@@ -4,7 +4,7 @@
 ``inference_episode(model, [q1..qN], supports, masks)`` encodes the supports
 once; N calls with one query each run N full episodes. Both give the same
 masks (checked here). Random weights unless ``--checkpoint``: the timing
-does not depend on them.
+does not depend on them. Times are CPU seconds of the process.
 
 Usage::
 
@@ -42,13 +42,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _best_pair(fn_a, fn_b, repeat: int) -> Tuple[float, float]:
-    """Best-of-``repeat`` seconds of ``fn_a`` and ``fn_b``, run in turns."""
+    """Best-of-``repeat`` CPU seconds of ``fn_a`` and ``fn_b``, in turns.
+
+    CPU time of the process (all threads), not wall time: on a shared
+    machine it depends far less on the other jobs.
+    """
     times_a, times_b = [], []
     for _ in range(repeat):
         for fn, times in ((fn_a, times_a), (fn_b, times_b)):
-            start = time.perf_counter()
+            start = time.process_time()
             fn()
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
     return min(times_a), min(times_b)
 
 
@@ -90,7 +94,7 @@ def main(argv=None) -> dict:
             episodes_s=round(t_single, 3),
             speedup=round(t_single / t_shared, 2))
         print(
-            f'{k}-shot, {args.queries} queries: shared supports '
+            f'{k}-shot, {args.queries} queries, CPU time: shared supports '
             f'{t_shared:.2f} s, {args.queries} episodes {t_single:.2f} s '
             f'({t_single / t_shared:.2f}x)',
             flush=True)
