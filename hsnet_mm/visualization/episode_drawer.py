@@ -107,7 +107,8 @@ def draw_episode(query_img: np.ndarray,
                  support_masks: Sequence[np.ndarray],
                  gt_mask: Optional[np.ndarray] = None,
                  pred_mask: Optional[np.ndarray] = None,
-                 title: str = '') -> np.ndarray:
+                 title: str = '',
+                 opacity: float = ALPHA) -> np.ndarray:
     """Draw one episode as a single row of labelled panels.
 
     Panels: ``support 1`` .. ``support K`` (mask in blue), ``prediction``
@@ -125,11 +126,15 @@ def draw_episode(query_img: np.ndarray,
             Defaults to None.
         title (str): Text drawn above the row when not empty.
             Defaults to ''.
+        opacity (float): Opacity of the mask overlays, in [0, 1].
+            Defaults to :data:`ALPHA` (0.5).
 
     Returns:
         ndarray: (H + label strips, total width, 3) uint8 RGB image.
     """
     query_img = _check_image(query_img, 'query_img')
+    if not 0 <= opacity <= 1:
+        raise ValueError(f'opacity must be in [0, 1], got {opacity}')
     if len(support_imgs) != len(support_masks) or not support_imgs:
         raise ValueError(f'need as many support masks as support images '
                          f'(at least one), got {len(support_imgs)} images '
@@ -139,7 +144,8 @@ def draw_episode(query_img: np.ndarray,
     for k, (img, mask) in enumerate(zip(support_imgs, support_masks)):
         img = _check_image(img, f'support_imgs[{k}]')
         mask = _check_mask(mask, f'support_masks[{k}]')
-        panel = _fit_height(overlay_mask(img, mask, SUPPORT_COLOR), height)
+        panel = _fit_height(
+            overlay_mask(img, mask, SUPPORT_COLOR, opacity), height)
         panels.append(_put_label(panel, f'support {k + 1}'))
     if pred_mask is None:
         panels.append(_put_label(query_img, 'query'))
@@ -147,12 +153,14 @@ def draw_episode(query_img: np.ndarray,
         pred_mask = _check_mask(pred_mask, 'pred_mask')
         panels.append(
             _put_label(
-                overlay_mask(query_img, pred_mask, PRED_COLOR), 'prediction'))
+                overlay_mask(query_img, pred_mask, PRED_COLOR, opacity),
+                'prediction'))
     if gt_mask is not None:
         gt_mask = _check_mask(gt_mask, 'gt_mask')
         panels.append(
             _put_label(
-                overlay_mask(query_img, gt_mask, GT_COLOR), 'ground truth'))
+                overlay_mask(query_img, gt_mask, GT_COLOR, opacity),
+                'ground truth'))
     gap = np.full((panels[0].shape[0], GAP, 3), 255, np.uint8)
     row = [panels[0]]
     for panel in panels[1:]:

@@ -1,0 +1,81 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""Segment a support set's class in query images (mmseg's image_demo).
+
+Usage::
+
+    python demo/image_demo.py QUERY [QUERY ...] --support IMG MASK \
+        [--support IMG MASK ...] CONFIG CHECKPOINT --out-dir DIR \
+        [--device cpu] [--opacity 0.5]
+
+Writes, per query, ``DIR/vis/<query stem>.png`` (the supports with their
+masks, then the query with the prediction) and ``DIR/pred/<query
+stem>.png`` (the mask, 0/255 grayscale, at the query's size). Bad input
+(a missing or corrupt file, an empty mask, a mask of another size, a
+checkpoint of another model, an unwritable folder) stops before any file is
+written, with a message that names it.
+"""
+import argparse
+import sys
+
+from hsnet_mm.apis import FewShotInferencer
+from hsnet_mm.apis.few_shot_inferencer import check_out_dir
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Few-shot segmentation of query images')
+    parser.add_argument(
+        'queries', nargs='+', metavar='QUERY', help='query image file(s)')
+    parser.add_argument('config', metavar='CONFIG', help='config file')
+    parser.add_argument(
+        'checkpoint', metavar='CHECKPOINT', help='checkpoint file')
+    parser.add_argument(
+        '--support',
+        nargs=2,
+        action='append',
+        metavar=('IMG', 'MASK'),
+        required=True,
+        help='a support image and its mask (nonzero = '
+        'object); repeat for K shots')
+    parser.add_argument(
+        '--out-dir', required=True, help='folder for vis/ and pred/')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument(
+        '--opacity',
+        type=float,
+        default=0.5,
+        help='opacity of the overlays, in [0, 1]')
+    # intermixed: QUERY..., CONFIG and CHECKPOINT may sit on either side of
+    # the options (plain parse_args would split the positionals at them)
+    args = parser.parse_intermixed_args(argv)
+    if not 0 <= args.opacity <= 1:
+        parser.error(f'--opacity must be in [0, 1], got {args.opacity}')
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        check_out_dir(args.out_dir, '--out-dir')
+        inferencer = FewShotInferencer(
+            args.config, weights=args.checkpoint, device=args.device)
+        supports = [img for img, _ in args.support]
+        masks = [mask for _, mask in args.support]
+        out = inferencer(
+            args.queries,
+            supports,
+            masks,
+            out_dir=args.out_dir,
+            opacity=args.opacity)
+    except (OSError, ValueError, TypeError) as e:
+        print(f'image_demo.py: error: {e}', file=sys.stderr)
+        return 1
+    for query, pred in zip(args.queries, out['predictions']):
+        print(f'{query}: {int(pred["sem_seg"].sum())} foreground pixels')
+    print(f'Wrote {args.out_dir}/vis/ (pictures) and {args.out_dir}/pred/ '
+          f'(masks)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

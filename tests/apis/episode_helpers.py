@@ -1,0 +1,59 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""Builders of the API / demo tests: a tiny model, its files, images."""
+from pathlib import Path
+from typing import Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+
+from tests.helpers import tiny_hsnet_cfg
+
+#: Network input size of the tiny config (non-square on purpose).
+INPUT_HW = (48, 64)
+
+
+def tiny_config() -> Config:
+    """A tiny HSNet with a test pipeline resizing to ``INPUT_HW``."""
+    pipeline = [
+        dict(type='LoadEpisode'),
+        dict(type='ResizeEpisode', scale=(INPUT_HW[1], INPUT_HW[0])),
+        dict(type='PackEpisodeInputs'),
+    ]
+    return Config(
+        dict(
+            default_scope='mmseg',
+            custom_imports=dict(
+                imports=['hsnet_mm'], allow_failed_imports=False),
+            model=tiny_hsnet_cfg(),
+            test_dataloader=dict(dataset=dict(pipeline=pipeline))))
+
+
+def tiny_files(folder: Path, seed: int = 0) -> Tuple[str, str]:
+    """Write the tiny config and a seeded checkpoint; (config, ckpt)."""
+    from hsnet_mm.apis import init_model
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg_path = folder / 'tiny.py'
+    tiny_config().dump(str(cfg_path))
+    torch.manual_seed(seed)
+    model = init_model(tiny_config())
+    ckpt = folder / 'tiny.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    return str(cfg_path), str(ckpt)
+
+
+def image(h: int, w: int, seed: int) -> np.ndarray:
+    """A smooth random (h, w, 3) uint8 RGB image."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = rng.uniform(0, 255, (3, ))
+    img = base + 80 * np.sin(6 * xx + seed)[..., None] + 60 * np.cos(
+        5 * yy)[..., None] + rng.normal(0, 10, (h, w, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def box_mask(h: int, w: int, value: int = 255) -> np.ndarray:
+    """(h, w) uint8 mask with a centred box of ``value``."""
+    mask = np.zeros((h, w), np.uint8)
+    mask[h // 4:3 * h // 4, w // 3:2 * w // 3] = value
+    return mask
