@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 REQ_HASH := $(shell cat requirements/*.txt setup.py | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 PYTEST_ARGS ?=
-LINT_PATHS := hsnet_mm tools tests configs setup.py
+LINT_PATHS := hsnet_mm tools tests configs demo setup.py
 
 .PHONY: venv lint format test test-fast demo clean
 
