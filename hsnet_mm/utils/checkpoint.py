@@ -297,11 +297,18 @@ def check_checkpoint(cfg: Config, filename: PathType) -> None:
         CheckpointMismatchError: its weights do not match the model.
         NonFiniteCheckpointError: it holds NaN or inf.
     """
+    _read_checked(filename, _model_key_shapes(cfg), 'the model of the config')
+
+
+def _read_checked(filename: PathType, expected: KeyShapes,
+                  target: str) -> Dict[str, torch.Tensor]:
+    """The weights of ``filename``, checked against ``expected``: every key,
+    every shape, finite values."""
     state = load_state_dict(filename)
-    expected = _model_key_shapes(cfg)
-    check_state_dict(expected, state, f'checkpoint {os.fspath(filename)}',
-                     'the model of the config')
-    check_finite(state, f'checkpoint {os.fspath(filename)}')
+    source = f'checkpoint {os.fspath(filename)}'
+    check_state_dict(expected, state, source, target)
+    check_finite(state, source)
+    return state
 
 
 def load_weights(model: nn.Module, filename: PathType) -> nn.Module:
@@ -315,15 +322,9 @@ def load_weights(model: nn.Module, filename: PathType) -> nn.Module:
         nn.Module: ``model``, with the weights.
 
     Raises:
-        FileNotFoundError: the checkpoint does not exist.
-        ValueError: it is no checkpoint.
-        CheckpointMismatchError: its weights do not match the model.
-        NonFiniteCheckpointError: it holds NaN or inf.
+        Exception: those of :func:`check_checkpoint`.
     """
-    state = load_state_dict(filename)
-    check_state_dict(
-        state_dict_shapes(model), state, f'checkpoint {os.fspath(filename)}')
-    check_finite(state, f'checkpoint {os.fspath(filename)}')
+    state = _read_checked(filename, state_dict_shapes(model), 'the model')
     model.load_state_dict(state, strict=True)
     return model
 

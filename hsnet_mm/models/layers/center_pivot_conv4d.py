@@ -78,6 +78,11 @@ class CenterPivotConv4d(nn.Module):
             padding=pad,
             bias=bias)
 
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 6:
+            raise ValueError(f'{type(self).__name__} expects a 6D tensor (N, '
+                             f'C, Hq, Wq, Hs, Ws), got shape {tuple(x.shape)}')
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the convolution.
 
@@ -87,9 +92,7 @@ class CenterPivotConv4d(nn.Module):
         Returns:
             Tensor: (N, C_out, Hq, Wq, ceil(Hs / s), ceil(Ws / s)).
         """
-        if x.dim() != 6:
-            raise ValueError('CenterPivotConv4d expects a 6D tensor (N, C, '
-                             f'Hq, Wq, Hs, Ws), got shape {tuple(x.shape)}')
+        self._check_input(x)
         s = self.support_stride
         n, c, hq, wq, hs, ws = x.shape
         c_out = self.out_channels

@@ -21,9 +21,10 @@ four times per layer. Here
   oneDNN/cuDNN prefer, and its result is added in place.
 """
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
+
+from .center_pivot_conv4d import CenterPivotConv4d
 
 
 def _cpu_autocast_enabled() -> bool:
@@ -44,65 +45,23 @@ def _slow_conv3d_backward(x: torch.Tensor) -> bool:
 
 
 @MODELS.register_module()
-class FastCenterPivotConv4d(nn.Module):
+class FastCenterPivotConv4d(CenterPivotConv4d):
     """Center-pivot 4D convolution, exact and faster than the reference.
 
-    Drop-in for :class:`.CenterPivotConv4d`: same constructor, parameters
-    and outputs up to float rounding (~1e-6 in fp32).
-
-    Args:
-        in_channels (int): input channels C_in.
-        out_channels (int): output channels C_out.
-        kernel_size (int): odd kernel size k over query and support dims.
-        support_stride (int): stride s over the support dims. Defaults to 1.
-        bias (bool): whether both 2D convs have a bias. Defaults to True.
+    Drop-in for :class:`.CenterPivotConv4d`, whose constructor (arguments,
+    ``conv1``/``conv2`` parameters) it inherits: only the forward differs,
+    with the same outputs up to float rounding (~1e-6 in fp32).
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 kernel_size: int,
-                 support_stride: int = 1,
-                 bias: bool = True) -> None:
-        super().__init__()
-        if kernel_size % 2 != 1:
-            raise ValueError(f'kernel_size must be odd, got {kernel_size}')
-        if support_stride < 1:
-            raise ValueError(
-                f'support_stride must be >= 1, got {support_stride}')
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.support_stride = support_stride
-        pad = kernel_size // 2
-        self.conv1 = nn.Conv2d(
-            in_channels, out_channels, kernel_size, padding=pad, bias=bias)
-        self.conv2 = nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=support_stride,
-            padding=pad,
-            bias=bias)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the convolution.
-
-        Args:
-            x (Tensor): (N, C_in, Hq, Wq, Hs, Ws).
-
-        Returns:
-            Tensor: (N, C_out, Hq, Wq, ceil(Hs / s), ceil(Ws / s)).
-        """
-        if x.dim() != 6:
-            raise ValueError('FastCenterPivotConv4d expects a 6D tensor (N, '
-                             f'C, Hq, Wq, Hs, Ws), got shape '
-                             f'{tuple(x.shape)}')
+        """Apply the convolution: (N, C_in, Hq, Wq, Hs, Ws) -> (N, C_out,
+        Hq, Wq, ceil(Hs / s), ceil(Ws / s)), as the reference."""
+        self._check_input(x)
         s = self.support_stride
         n, c, hq, wq, hs, ws = x.shape
         c_out = self.out_channels
         if _slow_conv3d_backward(x):
-            return self._forward_2d(x)
+            return super().forward(x)  # the 2D-conv formulation
         # Branch 2: support conv at every query position, as a 3D conv.
         out = F.conv3d(
             x.reshape(n, c, hq * wq, hs, ws),
@@ -119,25 +78,3 @@ class FastCenterPivotConv4d(nn.Module):
         out1 = self.conv1(pruned).permute(0, 2, 3, 1).reshape(
             n, hs2, ws2, hq, wq, c_out).permute(0, 5, 3, 4, 1, 2)
         return out.view(n, c_out, hq, wq, hs2, ws2).add_(out1)
-
-    def _forward_2d(self, x: torch.Tensor) -> torch.Tensor:
-        """The reference's 2D-conv formulation of both branches."""
-        s = self.support_stride
-        n, c, hq, wq, hs, ws = x.shape
-        c_out = self.out_channels
-        out2 = self.conv2(
-            x.permute(0, 2, 3, 1, 4, 5).reshape(n * hq * wq, c, hs, ws))
-        hs2, ws2 = out2.shape[-2:]
-        out2 = out2.view(n, hq, wq, c_out, hs2, ws2).permute(0, 3, 1, 2, 4, 5)
-        pruned = x[..., ::s, ::s] if s > 1 else x
-        pruned = pruned.permute(0, 4, 5, 2, 3,
-                                1).reshape(n * hs2 * ws2, hq, wq,
-                                           c).permute(0, 3, 1, 2)
-        out1 = self.conv1(pruned).permute(0, 2, 3, 1).reshape(
-            n, hs2, ws2, hq, wq, c_out).permute(0, 5, 3, 4, 1, 2)
-        return out2 + out1
-
-    def extra_repr(self) -> str:
-        return (f'{self.in_channels}, {self.out_channels}, '
-                f'kernel_size={self.kernel_size}, '
-                f'support_stride={self.support_stride}')
