@@ -1,4 +1,3 @@
 _base_ = './hsnet_mit-b2_pascal5i_fold0_1shot.py'
-# trained 1-shot, tested 5-shot with the same weights (see the R50 5-shot)
-val_dataloader = dict(dataset=dict(shot=5))
+# trained and validated 1-shot, tested 5-shot (see configs/hsnet/README.md)
 test_dataloader = dict(dataset=dict(shot=5))

@@ -3,6 +3,8 @@
 import argparse
 import os
 
+import pytest
+
 from hsnet_mm.utils import (add_runner_args, load_config, parse_runner_args,
                             use_multi_seed_test)
 
@@ -19,8 +21,10 @@ def test_load_config(tmp_path, monkeypatch):
     path = tmp_path / 'my_cfg.py'
     path.write_text(CONFIG)
     monkeypatch.chdir(tmp_path)
-    cfg = load_config(str(path), dict(foo=1))
-    assert cfg.foo == 1 and cfg.launcher == 'none'
+    cfg = load_config(str(path), {'load_from': 'w.pth'})
+    assert cfg.load_from == 'w.pth' and cfg.launcher == 'none'
+    with pytest.raises(SystemExit, match="top-level key 'foo'"):
+        load_config(str(path), dict(foo=1))  # a typo stops before any work
     assert cfg.work_dir == os.path.join('./work_dirs', 'my_cfg')
     # persistent workers need workers
     assert cfg.test_dataloader.persistent_workers is False

@@ -238,12 +238,14 @@ class Runner:
             return
         with torch.no_grad(), self.autocast():
             if not self.per_shot:
-                model.predict_episode(**inputs)
+                vote_kshot(model.encode_decode(inputs))
                 return
             shots = [  # the official K-shot loop: one 1-shot pass per shot
-                model.encode_decode_episode(
-                    inputs['query_img'], inputs['support_imgs'][:, k:k + 1],
-                    inputs['support_masks'][:, k:k + 1])
+                model.encode_decode(
+                    dict(
+                        query_img=inputs['query_img'],
+                        support_imgs=inputs['support_imgs'][:, k:k + 1],
+                        support_masks=inputs['support_masks'][:, k:k + 1]))
                 for k in range(inputs['support_imgs'].shape[1])
             ]
             vote_kshot(torch.cat(shots, 1))
