@@ -101,7 +101,7 @@ def predict_with_supports(model: nn.Module, query_img: torch.Tensor,
             for f in level
         ] for level in query_feats]
     pyramid = model.neck(query_feats, supports['feats'], supports['masks'])
-    logits = model.decode_head(model.encoder(pyramid))
+    logits = model.decode_head([model.encoder(pyramid)])  # mmseg heads: a list
     logits = F.interpolate(
         logits,
         size=tuple(int(s) for s in out_size),
