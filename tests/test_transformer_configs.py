@@ -87,5 +87,7 @@ def test_five_shot_children_change_only_the_test_shot(backbone):
     one, five = load_cfg(backbone, 1), load_cfg(backbone, 5)
     assert five.model == one.model
     assert five.train_dataloader == one.train_dataloader
-    for split in ('val_dataloader', 'test_dataloader'):
-        assert (one[split].dataset.shot, five[split].dataset.shot) == (1, 5)
+    # validation stays 1-shot, as the official training (issue 11)
+    assert five.val_dataloader == one.val_dataloader
+    assert (one.test_dataloader.dataset.shot,
+            five.test_dataloader.dataset.shot) == (1, 5)
