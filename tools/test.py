@@ -153,7 +153,7 @@ def main():
     if is_main_process():
         dataset = runner.test_dataloader.dataset
         # datasets without folds (FSS-1000, folders) print no fold
-        folds = getattr(dataset, 'num_folds', getattr(dataset, 'NUM_FOLDS', 1))
+        folds = getattr(dataset, 'num_folds', 1)
         fold = dataset.metainfo.get('fold') if folds > 1 else None
         shot = getattr(dataset, 'shot', None)
         if args.seeds is None:
