@@ -142,6 +142,63 @@ def batched_level_correlations(query_feats: Sequence[torch.Tensor],
     # bf16/fp16 (autocast casts its inputs)
     query, support = _to_fp32_if_half(query), _to_fp32_if_half(support)
     query = query / (query.norm(dim=1, p=2, keepdim=True) + eps)
-    support = support / (support.norm(dim=1, p=2, keepdim=True) + eps)
-    corr = torch.bmm(query.transpose(1, 2), support)
+    support_norm = support.norm(dim=1, p=2, keepdim=True)
+    support = support / (support_norm + eps)
+    corr = _correlate_nonzero_columns(
+        query.view(n, num_layers, c, hq * wq),
+        support.view(n, num_layers, c, hs * ws),
+        support_norm.view(n, num_layers, hs * ws))
     return corr.view(n, num_layers, hq, wq, hs, ws).clamp_(min=0)
+
+
+#: use the gathered GEMM when at most this share of support positions is
+#: non-zero (above it, the gather and scatter cost more than they save) ...
+SPARSE_SUPPORT_MAX_DENSITY = 0.75
+#: ... and the correlation has at least this many entries per layer (on
+#: small levels the per-pair loop costs more than it saves)
+SPARSE_SUPPORT_MIN_SIZE = 100_000
+
+
+def _correlate_nonzero_columns(query: torch.Tensor, support: torch.Tensor,
+                               support_norm: torch.Tensor) -> torch.Tensor:
+    """Correlate normalised features, skipping all-zero support positions.
+
+    A support position whose C-vector is zero in every layer (masked out:
+    the resized mask is exactly 0 there) has an all-zero correlation column
+    (0 / (0 + eps) = 0), so per pair only the non-zero columns are
+    multiplied and the rest is left at 0: the same result, with ~the
+    foreground share of the GEMM work for a masked support.
+
+    Args:
+        query (Tensor): normalised query features, (N, L, C, Hq Wq).
+        support (Tensor): normalised support features, (N, L, C, Hs Ws).
+        support_norm (Tensor): their norms before normalising,
+            (N, L, Hs Ws).
+
+    Returns:
+        Tensor: (N, L, Hq Wq, Hs Ws), not yet clamped.
+    """
+    n, num_layers, c, q_len = query.shape
+    s_len = support.shape[-1]
+
+    def dense() -> torch.Tensor:
+        return torch.bmm(
+            query.flatten(0, 1).transpose(1, 2),
+            support.flatten(0, 1)).view(n, num_layers, q_len, s_len)
+
+    if q_len * s_len < SPARSE_SUPPORT_MIN_SIZE:
+        return dense()
+    nonzero = support_norm.ne(0).any(dim=1)  # (N, Hs Ws)
+    counts = nonzero.sum(dim=1).tolist()
+    if max(counts) > SPARSE_SUPPORT_MAX_DENSITY * s_len:
+        return dense()
+    corr = query.new_zeros(n, num_layers, q_len, s_len)
+    for i, count in enumerate(counts):
+        if count == 0:
+            continue  # an empty mask: all zero, as the dense product
+        cols = nonzero[i].nonzero().squeeze(1)
+        corr[i].index_copy_(
+            2, cols,
+            torch.matmul(query[i].transpose(1, 2),
+                         support[i].index_select(2, cols)))
+    return corr

@@ -42,7 +42,9 @@ class HypercorrelationNeck(BaseModule):
             checkpoints (Table 1's dagger models) need False.
         eps (float): added to the L2 norms. Defaults to 1e-5.
         impl (str): ``'fast'`` correlates the layers of a level as one
-            batched GEMM (:func:`batched_level_correlations`) and resizes
+            batched GEMM (:func:`batched_level_correlations`; on large
+            levels only the support positions the mask keeps are
+            multiplied, the masked-out ones are exact zeros) and resizes
             the mask once per level; ``'reference'`` correlates layer by
             layer. Equal up to float rounding. Defaults to ``'fast'``.
         init_cfg (dict, optional): unused (no parameters). Defaults to None.

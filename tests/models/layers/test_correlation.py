@@ -79,3 +79,64 @@ def test_batched_level_correlations_mixed_shapes_fall_back():
     s = [torch.randn(2, 3, 3, 3), torch.randn(2, 5, 3, 3)]
     torch.testing.assert_close(
         batched_level_correlations(q, s), stack_level_correlations(q, s))
+
+
+def _masked_support(n, layers, c, hs, ws, densities, seed=0):
+    """Support features masked to a random share ``densities[i]`` of the
+    positions of pair i (the same positions in every layer)."""
+    gen = torch.Generator().manual_seed(seed)
+    keep = torch.stack([
+        torch.rand(hs, ws, generator=gen) < d for d in densities
+    ]).float()  # (N, Hs, Ws)
+    feats = [
+        torch.randn(n, c, hs, ws, generator=gen, requires_grad=True)
+        for _ in range(layers)
+    ]
+    return feats, keep
+
+
+@pytest.mark.parametrize('densities', [(0.3, ), (0.0, 0.25, 0.6, 0.05)])
+def test_sparse_support_path_equals_dense(monkeypatch, densities):
+    """Skipping masked-out support columns changes nothing, forward and
+    backward, for pairs with different masks (one of them empty)."""
+    from hsnet_mm.models.layers import correlation
+    monkeypatch.setattr(correlation, 'SPARSE_SUPPORT_MIN_SIZE', 0)
+    n, layers = len(densities), 3
+    torch.manual_seed(0)
+    q = [torch.randn(n, 6, 5, 7, requires_grad=True) for _ in range(layers)]
+    feats, keep = _masked_support(n, layers, 6, 6, 4, densities)
+    ref = stack_level_correlations(q, [f * keep[:, None] for f in feats])
+    grad = torch.randn_like(ref)
+    ref_grads = torch.autograd.grad(ref, q + feats, grad)
+
+    def no_dense(*args, **kwargs):
+        raise AssertionError('the dense bmm ran')
+
+    with monkeypatch.context() as m:
+        m.setattr(correlation.torch, 'bmm', no_dense)
+        out = batched_level_correlations(q, [f * keep[:, None] for f in feats])
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-6)
+    for got, want in zip(torch.autograd.grad(out, q + feats, grad), ref_grads):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_dense_support_falls_back_to_bmm(monkeypatch):
+    """A support mask covering most positions takes the dense GEMM."""
+    from hsnet_mm.models.layers import correlation
+    monkeypatch.setattr(correlation, 'SPARSE_SUPPORT_MIN_SIZE', 0)
+    calls = []
+    bmm = torch.bmm
+
+    def counting_bmm(*args, **kwargs):
+        calls.append(1)
+        return bmm(*args, **kwargs)
+
+    monkeypatch.setattr(correlation.torch, 'bmm', counting_bmm)
+    q = [torch.randn(2, 4, 3, 3) for _ in range(2)]
+    feats, keep = _masked_support(2, 2, 4, 4, 4, (1.0, 0.2))
+    s = [f.detach() * keep[:, None] for f in feats]
+    out = batched_level_correlations(q, s)
+    assert calls == [1]
+    monkeypatch.setattr(correlation.torch, 'bmm', bmm)
+    torch.testing.assert_close(
+        out, stack_level_correlations(q, s), rtol=0, atol=1e-6)
