@@ -18,8 +18,15 @@ four times per layer. Here
   in the final layout (no copy);
 - the query-dim conv ``conv1`` needs only the strided ("pruned") support
   positions: that 1/s^2 copy is made channels-last, the 2D conv layout
-  oneDNN/cuDNN prefer, and its result is added in place.
+  oneDNN/cuDNN prefer, and its result is added in place;
+- on small support dims (Hs Ws <= k^2, e.g. the 2 x 2 of the mix blocks)
+  ``conv2`` is one GEMM of the (N Hq Wq, C Hs Ws) input rows with the
+  conv's dense (C Hs Ws, C_out Hs' Ws') operator
+  (:func:`support_conv_operator`): a conv over tiny padded images wastes
+  most of its work on the padding (5 of 9 taps at 2 x 2).
 """
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
@@ -44,6 +51,54 @@ def _slow_conv3d_backward(x: torch.Tensor) -> bool:
             or _cpu_autocast_enabled())
 
 
+#: the support-dim conv runs as one GEMM with its dense (Hs Ws -> Hs' Ws')
+#: operator when Hs Ws <= this x k^2 (small support dims, e.g. the 2 x 2 of
+#: the mix blocks, where a conv over tiny images is inefficient)
+SUPPORT_GEMM_MAX_SIZE_PER_TAP = 1
+
+
+def support_conv_operator(weight: torch.Tensor, support_size: Sequence[int],
+                          stride: int, padding: int) -> torch.Tensor:
+    """The dense matrix of a 2D conv over a small (Hs, Ws) image.
+
+    Each entry is one kernel weight or an exact zero, so multiplying by it
+    computes the same sums as the convolution (up to summation order).
+
+    Args:
+        weight (Tensor): conv weight, (C_out, C_in, k, k).
+        support_size (Sequence[int]): the input size (Hs, Ws).
+        stride (int): the conv stride s.
+        padding (int): the conv zero padding.
+
+    Returns:
+        Tensor: (C_in Hs Ws, C_out Hs' Ws'), rows ordered (C_in, Hs, Ws)
+        and columns (C_out, Hs', Ws').
+    """
+    c_out, c_in, k, _ = weight.shape
+    hs, ws = support_size
+    hs2 = (hs + 2 * padding - k) // stride + 1
+    ws2 = (ws + 2 * padding - k) // stride + 1
+    dev = weight.device
+    # kernel tap of (output position, input position); k * k = no tap
+    di = (
+        torch.arange(hs, device=dev)[None, :] -
+        stride * torch.arange(hs2, device=dev)[:, None] + padding)
+    dj = (
+        torch.arange(ws, device=dev)[None, :] -
+        stride * torch.arange(ws2, device=dev)[:, None] + padding)
+    tap = (di[:, None, :, None] * k + dj[None, :, None, :])
+    valid = ((di >= 0) &
+             (di < k))[:, None, :, None] & ((dj >= 0) &
+                                            (dj < k))[None, :, None, :]
+    tap = torch.where(valid, tap, torch.full_like(tap, k * k))
+    flat = torch.cat(
+        [weight.reshape(c_out, c_in, k * k),
+         weight.new_zeros(c_out, c_in, 1)], 2)
+    op = flat[:, :, tap.reshape(-1)].view(c_out, c_in, hs2, ws2, hs, ws)
+    return op.permute(1, 4, 5, 0, 2, 3).reshape(c_in * hs * ws,
+                                                c_out * hs2 * ws2)
+
+
 @MODELS.register_module()
 class FastCenterPivotConv4d(CenterPivotConv4d):
     """Center-pivot 4D convolution, exact and faster than the reference.
@@ -62,6 +117,8 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
         c_out = self.out_channels
         if _slow_conv3d_backward(x):
             return super().forward(x)  # the 2D-conv formulation
+        if hs * ws <= SUPPORT_GEMM_MAX_SIZE_PER_TAP * self.kernel_size**2:
+            return self._forward_support_gemm(x)
         # Branch 2: support conv at every query position, as a 3D conv.
         out = F.conv3d(
             x.reshape(n, c, hq * wq, hs, ws),
@@ -78,3 +135,30 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
         out1 = self.conv1(pruned).permute(0, 2, 3, 1).reshape(
             n, hs2, ws2, hq, wq, c_out).permute(0, 5, 3, 4, 1, 2)
         return out.view(n, c_out, hq, wq, hs2, ws2).add_(out1)
+
+    def _forward_support_gemm(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward for small support dims: ``conv2`` as one GEMM of
+        the (N Hq Wq, C_in Hs Ws) input rows with the conv's dense
+        operator (:func:`support_conv_operator`)."""
+        s = self.support_stride
+        n, c, hq, wq, hs, ws = x.shape
+        c_out = self.out_channels
+        op = support_conv_operator(self.conv2.weight, (hs, ws), s,
+                                   self.conv2.padding[0])
+        hs2 = (hs + 2 * self.conv2.padding[0] - self.kernel_size) // s + 1
+        ws2 = op.shape[1] // (c_out * hs2)
+        rows = x.permute(0, 2, 3, 1, 4, 5).reshape(n * hq * wq, c * hs * ws)
+        if self.conv2.bias is None:
+            out2 = rows @ op
+        else:
+            out2 = torch.addmm(
+                self.conv2.bias.repeat_interleave(hs2 * ws2), rows, op)
+        out2 = out2.view(n, hq, wq, c_out, hs2, ws2).permute(0, 3, 1, 2, 4, 5)
+        pruned = x[..., ::s, ::s] if s > 1 else x
+        pruned = pruned.permute(0, 4, 5, 2, 3,
+                                1).reshape(n * hs2 * ws2, hq, wq,
+                                           c).permute(0, 3, 1, 2)
+        out1 = self.conv1(pruned).permute(0, 2, 3, 1).reshape(
+            n, hs2, ws2, hq, wq, c_out).permute(0, 5, 3, 4, 1, 2)
+        # one copy of out1 into the contiguous output layout, then in place
+        return out1.contiguous().add_(out2)
