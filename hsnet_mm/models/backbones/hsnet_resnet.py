@@ -11,38 +11,66 @@ outputs (after the ReLU), so this subclass reuses mmseg's blocks (their
 parameter names are torchvision's, so ImageNet weights from
 ``download.pytorch.org`` load unchanged) and runs them itself.
 """
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
 from mmseg.registry import MODELS
 
+from .bn_folding import FoldedConvBN
 from .frozen import FrozenBackboneMixin
+
+#: ``conv_bn(conv, bn, x)`` computes ``bn(conv(x))``
+ConvBN = Callable[[nn.Conv2d, nn.Module, torch.Tensor], torch.Tensor]
+
+
+def _conv_then_bn(conv: nn.Conv2d, bn: nn.Module,
+                  x: torch.Tensor) -> torch.Tensor:
+    return bn(conv(x))
+
+
+def _downsample(block: nn.Module, x: torch.Tensor,
+                conv_bn: ConvBN) -> torch.Tensor:
+    """The shortcut: ``Sequential(conv, bn)`` through ``conv_bn``, any other
+    (e.g. ``avg_down``'s pooling first) as it is."""
+    ds = block.downsample
+    if (isinstance(ds, nn.Sequential) and len(ds) == 2
+            and isinstance(ds[0], nn.Conv2d)
+            and isinstance(ds[1], nn.modules.batchnorm._BatchNorm)):
+        return conv_bn(ds[0], ds[1], x)
+    return ds(x)
 
 
 def residual_sum_pre_relu(block: torch.nn.Module,
-                          x: torch.Tensor) -> torch.Tensor:
+                          x: torch.Tensor,
+                          conv_bn: Optional[ConvBN] = None) -> torch.Tensor:
     """Run one mmseg residual block up to (excluding) its final ReLU.
 
     Args:
         block (BasicBlock | Bottleneck): an mmseg ResNet block without
             plugins or DCN.
         x (Tensor): the block input, (N, C_in, H, W).
+        conv_bn (callable, optional): computes ``bn(conv(x))`` from
+            ``(conv, bn, x)``, e.g. a :class:`.FoldedConvBN`. Defaults to
+            running the two modules.
 
     Returns:
         Tensor: ``residual branch + identity``, (N, C_out, H', W').
     """
+    conv_bn = conv_bn or _conv_then_bn
     if isinstance(block, Bottleneck):
-        out = block.relu(block.norm1(block.conv1(x)))
-        out = block.relu(block.norm2(block.conv2(out)))
-        out = block.norm3(block.conv3(out))
+        out = block.relu(conv_bn(block.conv1, block.norm1, x))
+        out = block.relu(conv_bn(block.conv2, block.norm2, out))
+        out = conv_bn(block.conv3, block.norm3, out)
     elif isinstance(block, BasicBlock):
-        out = block.relu(block.norm1(block.conv1(x)))
-        out = block.norm2(block.conv2(out))
+        out = block.relu(conv_bn(block.conv1, block.norm1, x))
+        out = conv_bn(block.conv2, block.norm2, out)
     else:
         raise TypeError(f'unsupported residual block {type(block).__name__}')
-    identity = x if block.downsample is None else block.downsample(x)
+    identity = x if block.downsample is None else _downsample(
+        block, x, conv_bn)
     return out + identity
 
 
@@ -63,6 +91,10 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
             Defaults to (1, 2, 3) (layer2-layer4, as HSNet).
         frozen (bool): freeze the whole backbone: no gradients, no autograd
             graph, BatchNorm always in eval mode. Defaults to True (HSNet).
+        fold_bn (bool): when frozen, run every conv + BatchNorm pair as
+            one conv with folded weights (:mod:`.bn_folding`; cached, the
+            state dict unchanged): the same features up to fp32 rounding,
+            one pass over the activations less. Defaults to True.
         **kwargs: other arguments of mmseg's ``ResNet`` (``init_cfg`` loads
             ImageNet weights, e.g. ``dict(type='Pretrained',
             checkpoint='https://download.pytorch.org/models/'
@@ -74,6 +106,7 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
                  depth: int,
                  tap_stages: Sequence[int] = (1, 2, 3),
                  frozen: bool = True,
+                 fold_bn: bool = True,
                  **kwargs) -> None:
         for key in ('deep_stem', 'dcn', 'plugins', 'multi_grid'):
             if kwargs.get(key):
@@ -85,6 +118,8 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
         kwargs.setdefault('out_indices', tuple(tap_stages))
         super().__init__(depth=depth, **kwargs)
         self.tap_stages = tuple(sorted(tap_stages))
+        self.fold_bn = fold_bn
+        self._folded = FoldedConvBN()
         self._set_frozen(frozen)
 
     def forward(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], ...]:
@@ -97,16 +132,20 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
             tuple[list[Tensor]]: per tapped stage, its blocks' pre-ReLU
             outputs (N, C_stage, H_stage, W_stage).
         """
+        # a frozen backbone's BN is always in eval mode: an affine map
+        conv_bn = self._folded if self.frozen and self.fold_bn else None
         with torch.set_grad_enabled(torch.is_grad_enabled()
                                     and not self.frozen):
-            x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
+            x = self.maxpool(
+                self.relu((conv_bn or _conv_then_bn)(self.conv1, self.norm1,
+                                                     x)))
             groups = []
             for i, layer_name in enumerate(self.res_layers):
                 if i > self.tap_stages[-1]:
                     break
                 taps = []
                 for block in getattr(self, layer_name):
-                    out = residual_sum_pre_relu(block, x)
+                    out = residual_sum_pre_relu(block, x, conv_bn)
                     taps.append(out)
                     x = F.relu(out)  # not in place: ``out`` is the tap
                 if i in self.tap_stages:
