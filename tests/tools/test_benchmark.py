@@ -56,3 +56,33 @@ def test_bad_arguments(run_tool, tiny_config):
         str(tiny_config), '--repeat', '0'
     ])
     assert proc.returncode != 0 and '--repeat' in proc.stderr
+    proc = run_tool([
+        'tools/analysis_tools/benchmark.py',
+        str(tiny_config), '--mask-area', '0'
+    ])
+    assert proc.returncode != 0 and '--mask-area' in proc.stderr
+
+
+def test_mask_area_sets_square_masks():
+    import argparse
+    import importlib.util
+    from pathlib import Path
+    path = (
+        Path(__file__).parents[2] / 'tools' / 'analysis_tools' /
+        'benchmark.py')
+    spec = importlib.util.spec_from_file_location('benchmark_tool', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    for area, side in ((0.25, 20), (1.0, 40), (0.09, 12)):
+        args = argparse.Namespace(
+            seed=0,
+            batch_size=2,
+            shot=3,
+            img_size=40,
+            mask_area=area,
+            device='cpu')
+        masks = tool.random_episodes(args)['support_masks']
+        assert masks.shape == (2, 3, 40, 40)
+        assert (masks.sum((-2, -1)) == side * side).all()
+        rows = masks.amax(-1).sum(-1)
+        assert (rows == side).all()  # one square per mask

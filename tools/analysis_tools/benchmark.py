@@ -8,10 +8,12 @@ batch, episodes/s and the peak memory of one step (CPU: peak RSS growth,
 sampled every millisecond; CUDA: ``max_memory_allocated``).
 
 ``--compare`` times ``impl='reference'`` and ``impl='fast'`` alternately in
-one process (same weights) and prints their ratio; on a shared machine only
-such ratios are meaningful. ``--per-shot-reference`` makes the reference
-side do what the official code does for K shots: the 1-shot reference
-model run once per shot (the query encoded K times), then the vote.
+one process (same weights; the reference also runs a ResNet backbone's
+convs and BatchNorms apart, ``fold_bn=False``) and prints their ratio;
+on a shared machine only such ratios are meaningful.
+``--per-shot-reference`` makes the reference side do what the official
+code does for K shots: the 1-shot reference model run once per shot (the
+query encoded K times), then the vote.
 
 Example::
 
@@ -19,6 +21,7 @@ Example::
         configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py --compare --stages
 """
 import argparse
+import inspect
 import json
 import statistics
 import sys
@@ -80,6 +83,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--stages',
         action='store_true',
         help='per-stage split (backbone, correlation, 4D encoder, decoder)')
+    parser.add_argument(
+        '--mask-area',
+        type=float,
+        default=0.25,
+        help='share of each support image its square mask covers (the '
+        'fast correlation skips masked-out positions: 1.0 is its worst '
+        'case)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='write the results as JSON')
     args = parser.parse_args(argv)
@@ -88,6 +98,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f'--{name.replace("_", "-")} must be >= 1')
     if args.warmup < 0:
         parser.error('--warmup must be >= 0')
+    if not 0 < args.mask_area <= 1:
+        parser.error('--mask-area must be in (0, 1]')
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
     if args.per_shot_reference and not args.compare:
@@ -101,6 +113,10 @@ def build_model(cfg: Config, impl: str, args) -> torch.nn.Module:
     """The config's model with ``impl`` and random (or loaded) weights."""
     model_cfg = cfg.model.copy()
     model_cfg.backbone = dict(model_cfg.backbone, init_cfg=None)
+    backbone_cls = MODELS.get(model_cfg.backbone['type'])
+    if 'fold_bn' in inspect.signature(backbone_cls.__init__).parameters:
+        # the reference runs conv and BatchNorm apart, as the official
+        model_cfg.backbone['fold_bn'] = impl != 'reference'
     model_cfg.neck = dict(model_cfg.neck, impl=impl)
     model_cfg.encoder = dict(
         model_cfg.encoder, impl=impl, with_cp=args.with_cp)
@@ -112,14 +128,17 @@ def build_model(cfg: Config, impl: str, args) -> torch.nn.Module:
 
 
 def random_episodes(args) -> Dict[str, torch.Tensor]:
-    """Normalised-looking images and rectangular 0/1 support masks."""
+    """Normalised-looking images and square 0/1 support masks covering
+    ``args.mask_area`` of each support image, at random places."""
     g = torch.Generator().manual_seed(args.seed)
     b, k, s = args.batch_size, args.shot, args.img_size
+    side = max(1, min(s, round(s * args.mask_area**0.5)))
     masks = torch.zeros(b, k, s, s)
     for i in range(b):
         for j in range(k):
-            y0, x0 = torch.randint(0, s // 2, (2, ), generator=g).tolist()
-            masks[i, j, y0:y0 + s // 2, x0:x0 + s // 2] = 1
+            y0, x0 = torch.randint(
+                0, s - side + 1, (2, ), generator=g).tolist()
+            masks[i, j, y0:y0 + side, x0:x0 + side] = 1
     inputs = dict(
         query_img=torch.randn(b, 3, s, s, generator=g),
         support_imgs=torch.randn(b, k, 3, s, s, generator=g),
@@ -322,7 +341,8 @@ def main(argv=None) -> int:
     print(f'{mode}, {args.shot}-shot, batch {args.batch_size}, '
           f'{args.img_size} px, {args.device}'
           f'{", amp" if args.amp else ""}{", with_cp" if args.with_cp else ""}'
-          f', {torch.get_num_threads()} threads, {args.repeat} runs')
+          f', {torch.get_num_threads()} threads, {args.repeat} runs, '
+          f'support masks {100 * args.mask_area:.0f}% of the image')
     summaries = [r.summary() for r in runners]
     for s in summaries:
         print(report(s))
