@@ -17,8 +17,8 @@ four times per layer. Here
   1 x k x k kernel, which reads the input as it lies and writes the output
   in the final layout (no copy);
 - the query-dim conv ``conv1`` needs only the strided ("pruned") support
-  positions: that 1/s^2 copy is made channels-last, the 2D conv layout
-  oneDNN/cuDNN prefer, and its result is added in place;
+  positions: one 1/s^2 copy into 2D images, and its result is added in
+  place;
 - on small support dims (Hs Ws <= k^2, e.g. the 2 x 2 of the mix blocks)
   ``conv2`` is one GEMM of the (N Hq Wq, C Hs Ws) input rows with the
   conv's dense (C Hs Ws, C_out Hs' Ws') operator
@@ -127,14 +127,17 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
             stride=(1, s, s),
             padding=(0, ) + tuple(self.conv2.padding))
         hs2, ws2 = out.shape[-2:]
-        # Branch 1: query conv at the pruned support positions.
+        # Branch 1: query conv at the pruned support positions, on NCHW
+        # images (N hs2 ws2, C, Hq, Wq): its output (N, hs2 ws2, C_out Hq Wq)
+        # is then added as a plain 2D transpose, measured ~2x faster than
+        # from a channels-last (C innermost) output
         pruned = x[..., ::s, ::s] if s > 1 else x
-        pruned = pruned.permute(0, 4, 5, 2, 3,
-                                1).reshape(n * hs2 * ws2, hq, wq,
-                                           c).permute(0, 3, 1, 2)
-        out1 = self.conv1(pruned).permute(0, 2, 3, 1).reshape(
-            n, hs2, ws2, hq, wq, c_out).permute(0, 5, 3, 4, 1, 2)
-        return out.view(n, c_out, hq, wq, hs2, ws2).add_(out1)
+        pruned = pruned.permute(0, 4, 5, 1, 2,
+                                3).reshape(n * hs2 * ws2, c, hq, wq)
+        out1 = self.conv1(pruned).view(n, hs2 * ws2, c_out * hq * wq)
+        out = out.view(n, c_out * hq * wq, hs2 * ws2)
+        return out.add_(out1.transpose(1, 2)).view(n, c_out, hq, wq, hs2,
+                                                   ws2)
 
     def _forward_support_gemm(self, x: torch.Tensor) -> torch.Tensor:
         """The forward for small support dims: ``conv2`` as one GEMM of
