@@ -20,6 +20,7 @@ def _to_fp32_if_half(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
+
 def mask_support_feature(feat: torch.Tensor,
                          mask: torch.Tensor) -> torch.Tensor:
     """Multiply a support feature map by its mask resized to the map.
@@ -221,13 +222,16 @@ def _correlate_nonzero_columns(query: torch.Tensor, support: torch.Tensor,
     counts = nonzero.sum(dim=1).tolist()
     if max(counts) > SPARSE_SUPPORT_MAX_DENSITY * s_len:
         return dense()
-    corr = query.new_zeros(n, num_layers, q_len, s_len)
+    if not any(counts):
+        return dense()  # every mask empty: nothing to skip to
+    corr = None
     for i, count in enumerate(counts):
         if count == 0:
             continue  # an empty mask: all zero, as the dense product
         cols = nonzero[i].nonzero().squeeze(1)
-        corr[i].index_copy_(
-            2, cols,
-            torch.matmul(query[i].transpose(1, 2),
-                         support[i].index_select(2, cols)).clamp_(min=0))
+        part = torch.matmul(query[i].transpose(1, 2),
+                            support[i].index_select(2, cols)).clamp_(min=0)
+        if corr is None:  # the product's dtype: bf16/fp16 under autocast
+            corr = part.new_zeros(n, num_layers, q_len, s_len)
+        corr[i].index_copy_(2, cols, part)
     return corr

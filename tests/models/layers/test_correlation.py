@@ -140,3 +140,20 @@ def test_dense_support_falls_back_to_bmm(monkeypatch):
     monkeypatch.setattr(correlation.torch, 'bmm', bmm)
     torch.testing.assert_close(
         out, stack_level_correlations(q, s), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize('densities', [(0.3, 0.0), (0.0, 0.0)])
+def test_sparse_support_path_under_bf16_autocast(monkeypatch, densities):
+    """Under CPU autocast the sparse path returns what the dense one does:
+    the GEMM's dtype, the same values (one empty mask, or all empty)."""
+    from hsnet_mm.models.layers import correlation
+    torch.manual_seed(0)
+    q = [torch.randn(2, 6, 5, 7) for _ in range(2)]
+    feats, keep = _masked_support(2, 2, 6, 6, 4, densities)
+    s = [f.detach() * keep[:, None] for f in feats]
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        dense = batched_level_correlations(q, s)
+        monkeypatch.setattr(correlation, 'SPARSE_SUPPORT_MIN_SIZE', 0)
+        sparse = batched_level_correlations(q, s)
+    assert sparse.dtype == dense.dtype == torch.bfloat16
+    torch.testing.assert_close(sparse, dense, rtol=0, atol=0)
