@@ -20,7 +20,6 @@ def _to_fp32_if_half(x: torch.Tensor) -> torch.Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
-
 def mask_support_feature(feat: torch.Tensor,
                          mask: torch.Tensor) -> torch.Tensor:
     """Multiply a support feature map by its mask resized to the map.
