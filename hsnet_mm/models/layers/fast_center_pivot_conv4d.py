@@ -136,8 +136,7 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
                                 3).reshape(n * hs2 * ws2, c, hq, wq)
         out1 = self.conv1(pruned).view(n, hs2 * ws2, c_out * hq * wq)
         out = out.view(n, c_out * hq * wq, hs2 * ws2)
-        return out.add_(out1.transpose(1, 2)).view(n, c_out, hq, wq, hs2,
-                                                   ws2)
+        return out.add_(out1.transpose(1, 2)).view(n, c_out, hq, wq, hs2, ws2)
 
     def _forward_support_gemm(self, x: torch.Tensor) -> torch.Tensor:
         """The forward for small support dims: ``conv2`` as one GEMM of
