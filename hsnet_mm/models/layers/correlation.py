@@ -215,8 +215,8 @@ def _correlate_nonzero_columns(query: torch.Tensor, support: torch.Tensor,
             support.flatten(0, 1)).view(n, num_layers, q_len,
                                         s_len).clamp_(min=0)
 
-    if q_len * s_len < SPARSE_SUPPORT_MIN_SIZE:
-        return dense()
+    if q_len * s_len < SPARSE_SUPPORT_MIN_SIZE or query.device.type == 'meta':
+        return dense()  # (meta tensors, for shape checks, have no data)
     nonzero = support_norm.ne(0).any(dim=1)  # (N, Hs Ws)
     counts = nonzero.sum(dim=1).tolist()
     if max(counts) > SPARSE_SUPPORT_MAX_DENSITY * s_len:
