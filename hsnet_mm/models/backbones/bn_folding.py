@@ -84,7 +84,3 @@ class FoldedConvBN:
             self._cache[id(conv)] = entry
         return F.conv2d(x, entry[1], entry[2], conv.stride, conv.padding,
                         conv.dilation, conv.groups)
-
-    def clear(self) -> None:
-        """Drop the cached weights (they are rebuilt on the next call)."""
-        self._cache.clear()

@@ -134,12 +134,11 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
             outputs (N, C_stage, H_stage, W_stage).
         """
         # a frozen backbone's BN is always in eval mode: an affine map
-        conv_bn = self._folded if self.frozen and self.fold_bn else None
+        conv_bn = (
+            self._folded if self.frozen and self.fold_bn else _conv_then_bn)
         with torch.set_grad_enabled(torch.is_grad_enabled()
                                     and not self.frozen):
-            x = self.maxpool(
-                self.relu((conv_bn or _conv_then_bn)(self.conv1, self.norm1,
-                                                     x)))
+            x = self.maxpool(self.relu(conv_bn(self.conv1, self.norm1, x)))
             groups = []
             for i, layer_name in enumerate(self.res_layers):
                 if i > self.tap_stages[-1]:

@@ -104,14 +104,15 @@ def stack_level_correlations(query_feats: Sequence[torch.Tensor],
 def batched_level_correlations(query_feats: Sequence[torch.Tensor],
                                support_feats: Sequence[torch.Tensor],
                                eps: float = 1e-5) -> torch.Tensor:
-    """Same as :func:`stack_level_correlations`, as one batched GEMM.
+    """Same as :func:`stack_level_correlations`, as batched GEMMs.
 
     The L layers of a level share (C, Hq, Wq) and (C, Hs, Ws) (e.g. the
     blocks of one ResNet stage), so their normalised features are stacked
-    and multiplied in one ``bmm`` over N L matrices, whose output already
-    is the stacked (N, L, Hq, Wq, Hs, Ws) tensor: no per-layer results and
-    no stacking copy of the large correlations. Levels whose layers differ
-    in shape fall back to :func:`stack_level_correlations`.
+    and multiplied at once into the stacked (N, L, Hq, Wq, Hs, Ws) tensor:
+    no per-layer results and no stacking copy of the large correlations.
+    On large levels only the support positions the masks keep are
+    multiplied (:func:`_correlate_nonzero_columns`). Levels whose layers
+    differ in shape fall back to :func:`stack_level_correlations`.
 
     Args:
         query_feats (Sequence[Tensor]): L query features, each

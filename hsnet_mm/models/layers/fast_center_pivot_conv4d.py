@@ -147,8 +147,9 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
         c_out = self.out_channels
         op = support_conv_operator(self.conv2.weight, (hs, ws), s,
                                    self.conv2.padding[0])
-        hs2 = (hs + 2 * self.conv2.padding[0] - self.kernel_size) // s + 1
-        ws2 = op.shape[1] // (c_out * hs2)
+        # padding k // 2: the conv output is as big as the pruned positions
+        pruned = x[..., ::s, ::s] if s > 1 else x
+        hs2, ws2 = pruned.shape[-2:]
         rows = x.permute(0, 2, 3, 1, 4, 5).reshape(n * hq * wq, c * hs * ws)
         if self.conv2.bias is None:
             out2 = rows @ op
@@ -156,7 +157,6 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
             out2 = torch.addmm(
                 self.conv2.bias.repeat_interleave(hs2 * ws2), rows, op)
         out2 = out2.view(n, hq, wq, c_out, hs2, ws2).permute(0, 3, 1, 2, 4, 5)
-        pruned = x[..., ::s, ::s] if s > 1 else x
         pruned = pruned.permute(0, 4, 5, 2, 3,
                                 1).reshape(n * hs2 * ws2, hq, wq,
                                            c).permute(0, 3, 1, 2)
