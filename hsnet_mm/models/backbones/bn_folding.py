@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..layers.autocast import autocast_dtype
+
 
 def fold_conv_bn_weights(
         conv: nn.Conv2d, bn: nn.modules.batchnorm._BatchNorm
@@ -60,10 +62,15 @@ class FoldedConvBN:
 
     Use only where ``bn`` is in eval mode and no gradient is needed (a
     frozen backbone at inference or in training: its BN never updates).
+
+    The folded weight is stored in the memory format of the input it is
+    used with (channels-last inputs get channels-last weights, which spares
+    oneDNN a reorder per call), and, under autocast, also in the autocast
+    dtype (which spares the cast of every weight on every call).
     """
 
     def __init__(self) -> None:
-        self._cache: Dict[int, Tuple[tuple, torch.Tensor, torch.Tensor]] = {}
+        self._cache: Dict[tuple, Tuple[tuple, torch.Tensor, torch.Tensor]] = {}
 
     def __call__(self, conv: nn.Conv2d, bn: nn.modules.batchnorm._BatchNorm,
                  x: torch.Tensor) -> torch.Tensor:
@@ -78,9 +85,19 @@ class FoldedConvBN:
             Tensor: ``bn(conv(x))``, (N, C_out, H', W').
         """
         key = _key(conv, bn)
-        entry = self._cache.get(id(conv))
+        fmt = (
+            torch.channels_last if x.dim() == 4
+            and x.is_contiguous(memory_format=torch.channels_last)
+            and not x.is_contiguous() else torch.contiguous_format)
+        dtype = autocast_dtype(x.device.type)
+        slot = (id(conv), fmt, dtype)
+        entry = self._cache.get(slot)
         if entry is None or entry[0] != key:
-            entry = (key, *fold_conv_bn_weights(conv, bn))
-            self._cache[id(conv)] = entry
+            weight, bias = fold_conv_bn_weights(conv, bn)
+            weight = weight.contiguous(memory_format=fmt)
+            if dtype is not None and weight.is_floating_point():
+                weight, bias = weight.to(dtype), bias.to(dtype)
+            entry = (key, weight, bias)
+            self._cache[slot] = entry
         return F.conv2d(x, entry[1], entry[2], conv.stride, conv.padding,
                         conv.dilation, conv.groups)

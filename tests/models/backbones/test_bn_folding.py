@@ -60,12 +60,43 @@ def test_bn_without_running_stats_is_refused():
         fold_conv_bn_weights(nn.Conv2d(2, 2, 1), bn)
 
 
-@pytest.mark.parametrize('depth', [18, 50])
-def test_folded_resnet_features_equal_unfolded(depth):
+def test_cache_per_memory_format_and_autocast_dtype():
+    """Channels-last inputs get channels-last folded weights, autocast its
+    dtype: each cached apart, each giving conv then BN."""
+    torch.manual_seed(0)
+    conv, bn = nn.Conv2d(3, 5, 3, padding=1), _random_bn(5)
+    folded = FoldedConvBN()
+    x = torch.randn(2, 3, 6, 6)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    want = bn(conv(x))
+    torch.testing.assert_close(folded(conv, bn, x), want)
+    out_cl = folded(conv, bn, x_cl)
+    assert out_cl.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out_cl, want, rtol=1e-5, atol=1e-5)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out_bf16 = folded(conv, bn, x)
+    assert out_bf16.dtype == torch.bfloat16
+    torch.testing.assert_close(out_bf16.float(), want, rtol=0.02, atol=0.05)
+    weights = {
+        (fmt, dtype): entry[1]
+        for (_, fmt, dtype), entry in folded._cache.items()
+    }
+    assert weights[(torch.channels_last,
+                    None)].is_contiguous(memory_format=torch.channels_last)
+    assert weights[(torch.contiguous_format,
+                    torch.bfloat16)].dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize('depth,channels_last', [(18, True), (50, True),
+                                                 (50, False)])
+def test_folded_resnet_features_equal_unfolded(depth, channels_last):
+    """Folded and channels-last (the defaults) or not: the features of
+    the plain NCHW conv-then-BN ResNet."""
     torch.manual_seed(0)
     kwargs = dict(stem_channels=8, base_channels=8)
-    folded = HSNetResNet(depth, fold_bn=True, **kwargs)
-    plain = HSNetResNet(depth, fold_bn=False, **kwargs)
+    folded = HSNetResNet(
+        depth, fold_bn=True, channels_last=channels_last, **kwargs)
+    plain = HSNetResNet(depth, fold_bn=False, channels_last=False, **kwargs)
     for m in folded.modules():  # non-trivial statistics everywhere
         if isinstance(m, nn.BatchNorm2d):
             with torch.no_grad():
@@ -79,3 +110,5 @@ def test_folded_resnet_features_equal_unfolded(depth):
     for g_fold, g_plain in zip(folded(x), plain(x)):
         for a, b in zip(g_fold, g_plain):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+            assert a.is_contiguous(
+                memory_format=torch.channels_last) == channels_last
