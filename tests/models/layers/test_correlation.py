@@ -157,3 +157,58 @@ def test_sparse_support_path_under_bf16_autocast(monkeypatch, densities):
         sparse = batched_level_correlations(q, s)
     assert sparse.dtype == dense.dtype == torch.bfloat16
     torch.testing.assert_close(sparse, dense, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('keep_count', [5, 16, 23])
+def test_sparse_columns_padded_to_gemm_multiple(monkeypatch, keep_count):
+    """The gathered support columns are padded with zero columns to a
+    multiple of GEMM_COLUMN_MULTIPLE; the result is the dense one."""
+    from hsnet_mm.models.layers import correlation
+    monkeypatch.setattr(correlation, 'SPARSE_SUPPORT_MIN_SIZE', 0)
+    widths = []
+    matmul = torch.matmul
+
+    def spy(a, b):
+        widths.append(b.shape[-1])
+        return matmul(a, b)
+
+    monkeypatch.setattr(correlation.torch, 'matmul', spy)
+    torch.manual_seed(0)
+    q = [torch.randn(1, 6, 5, 7) for _ in range(2)]
+    keep = torch.zeros(1, 8, 8)
+    keep.view(-1)[torch.randperm(64)[:keep_count]] = 1
+    s = [torch.randn(1, 6, 8, 8) * keep[:, None] for _ in range(2)]
+    out = batched_level_correlations(q, s)
+    assert widths == [
+        -(-keep_count // correlation.GEMM_COLUMN_MULTIPLE) *
+        correlation.GEMM_COLUMN_MULTIPLE
+    ]
+    torch.testing.assert_close(
+        out, stack_level_correlations(q, s), rtol=0, atol=1e-6)
+
+
+def test_autocast_operands_are_the_cast_fp32_normalisation():
+    """Under autocast the normalised features are stored in the autocast
+    dtype: bit for bit what autocast's cast of the fp32 ones gives."""
+    from hsnet_mm.models.layers.correlation import _normalise_stacked
+    torch.manual_seed(0)
+    feats = [torch.randn(2, 6, 5, 7) for _ in range(3)]
+    fp32, norms32 = _normalise_stacked(feats, 1e-5)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        bf16, norms = _normalise_stacked(feats, 1e-5)
+    assert bf16.dtype == torch.bfloat16 and norms.dtype == torch.float32
+    assert torch.equal(bf16, fp32.to(torch.bfloat16))
+    assert torch.equal(norms, norms32)
+
+
+def test_channels_last_features_normalise_alike():
+    """Features of either memory layout give the same stacked operands."""
+    from hsnet_mm.models.layers.correlation import _normalise_stacked
+    torch.manual_seed(0)
+    feats = [torch.randn(2, 6, 5, 7) for _ in range(3)]
+    cl = [f.contiguous(memory_format=torch.channels_last) for f in feats]
+    a, na = _normalise_stacked(feats, 1e-5)
+    b, nb = _normalise_stacked(cl, 1e-5)
+    assert a.shape == (2, 3, 35, 6)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    torch.testing.assert_close(na, nb, rtol=0, atol=1e-6)
