@@ -9,6 +9,27 @@ Shape shorthand: ``B`` episodes, ``K`` shots, ``H, W`` output size.
 import torch
 
 
+def foreground_argmax(logits: torch.Tensor, dim: int) -> torch.Tensor:
+    """``logits.argmax(dim)`` for 2-class logits, ~50x faster on a CPU.
+
+    PyTorch's argmax over a strided dim of size 2 is a slow reduction; this
+    is two comparisons with argmax's exact semantics: ties go to class 0,
+    and a NaN counts as the maximum (the first NaN wins).
+
+    Args:
+        logits (Tensor): any shape with size 2 at ``dim`` (1: foreground).
+        dim (int): the class dim.
+
+    Returns:
+        Tensor: int64 0/1, ``logits`` without ``dim``.
+    """
+    if logits.shape[dim] != 2:
+        raise ValueError(f'expected 2 classes at dim {dim}, got shape '
+                         f'{tuple(logits.shape)}')
+    bg, fg = logits.unbind(dim)
+    return (~(bg >= fg) & ~torch.isnan(bg)).long()
+
+
 def vote_kshot(per_shot_logits: torch.Tensor) -> torch.Tensor:
     """Turn per-shot 2-class logits into one mask by the official vote.
 
@@ -31,7 +52,7 @@ def vote_kshot(per_shot_logits: torch.Tensor) -> torch.Tensor:
     if per_shot_logits.dim() != 5 or per_shot_logits.shape[2] != 2:
         raise ValueError('per-shot logits must be (B, K, 2, H, W), got '
                          f'{tuple(per_shot_logits.shape)}')
-    votes = per_shot_logits.argmax(dim=2).sum(dim=1)
+    votes = foreground_argmax(per_shot_logits, dim=2).sum(dim=1)
     if per_shot_logits.shape[1] == 1:
         return votes
     max_vote = votes.flatten(1).max(dim=1)[0].clamp(min=1)

@@ -43,3 +43,22 @@ def test_no_vote_is_background_and_per_image_max():
 def test_bad_shape():
     with pytest.raises(ValueError, match='B, K, 2, H, W'):
         vote_kshot(torch.randn(1, 2, 4, 4))
+
+
+def test_foreground_argmax_is_argmax():
+    """Two comparisons with argmax's semantics: ties to class 0, a NaN
+    wins (the first NaN if both are)."""
+    from hsnet_mm.models.layers import foreground_argmax
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 2, 5, 6)
+    logits[0, 0, :, 0, 0] = 1.5  # a tie
+    logits[0, 0, 1, 0, 1] = float('nan')
+    logits[0, 0, 0, 0, 2] = float('nan')
+    logits[0, 0, :, 0, 3] = float('nan')
+    logits[0, 0, 1, 0, 4] = float('inf')
+    got = foreground_argmax(logits, dim=2)
+    assert got.dtype == torch.int64
+    assert torch.equal(got, logits.argmax(dim=2))
+    assert got[0, 0, 0, :5].tolist() == [0, 1, 0, 0, 1]
+    with pytest.raises(ValueError, match='2 classes'):
+        foreground_argmax(torch.randn(1, 3, 4), dim=1)
