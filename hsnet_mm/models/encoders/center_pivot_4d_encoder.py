@@ -215,7 +215,8 @@ class CenterPivot4DEncoder(BaseModule):
             mixed = self._run(
                 mix,
                 resize_query_dims(mixed, finer.shape[2:4]) + finer)
-        return mixed.mean(dim=(-2, -1))
+        # (contiguous: the fast mix blocks write channels-last 6D)
+        return mixed.mean(dim=(-2, -1)).contiguous()
 
     def _run(self, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Run a block, checkpointed if ``with_cp`` and grads are needed."""

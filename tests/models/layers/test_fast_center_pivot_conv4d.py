@@ -55,3 +55,85 @@ def test_bad_arguments():
         FastCenterPivotConv4d(1, 1, 3, 0)
     with pytest.raises(ValueError, match='6D'):
         FastCenterPivotConv4d(1, 1, 3)(torch.randn(1, 1, 3, 3))
+
+
+def _to_channels_last_6d(x):
+    return x.permute(0, 2, 3, 4, 5, 1).contiguous().permute(0, 5, 1, 2, 3, 4)
+
+
+@pytest.mark.parametrize('n', [1, 2])
+@pytest.mark.parametrize('k,stride,size', [(3, 1, (3, 4, 2, 2)),
+                                           (3, 2, (4, 5, 7, 6)),
+                                           (5, 4, (5, 3, 9, 13)),
+                                           (3, 4, (2, 3, 3, 2))])
+def test_channels_last_input_equals_reference(n, k, stride, size):
+    """A channels-last 6D input (what the fast layers hand on) takes the
+    channels-last paths: the same output and gradients."""
+    from hsnet_mm.models.layers.conv4d_layout import is_channels_last_6d
+    torch.manual_seed(0)
+    ref = CenterPivotConv4d(3, 5, k, stride)
+    fast = FastCenterPivotConv4d(3, 5, k, stride)
+    fast.load_state_dict(ref.state_dict())
+    x = torch.randn(n, 3, *size, requires_grad=True)
+    x_cl = _to_channels_last_6d(x.detach()).requires_grad_()
+    assert is_channels_last_6d(x_cl) and not is_channels_last_6d(x)
+    out_ref, out_fast = ref(x), fast(x_cl)
+    assert is_channels_last_6d(out_fast)
+    torch.testing.assert_close(out_fast, out_ref, rtol=0, atol=1e-5)
+    grad = torch.randn_like(out_ref)
+    out_ref.backward(grad)
+    out_fast.backward(grad)
+    torch.testing.assert_close(x_cl.grad, x.grad, rtol=0, atol=1e-5)
+    for p_ref, p_fast in zip(ref.parameters(), fast.parameters()):
+        torch.testing.assert_close(
+            p_fast.grad, p_ref.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_cpu_bf16_training_uses_2d_convs(monkeypatch):
+    """CPU half-precision training avoids the slow bf16 3D conv backward
+    and still computes what the reference computes."""
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    ref = CenterPivotConv4d(3, 4, 5, 4)
+    fast = FastCenterPivotConv4d(3, 4, 5, 4)
+    fast.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 3, 4, 5, 9, 13)
+
+    def no_conv3d(*args, **kwargs):
+        raise AssertionError('a 3D conv ran')
+
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out_ref = ref(x)
+        monkeypatch.setattr(F, 'conv3d', no_conv3d)
+        out_fast = fast(x)
+    assert out_fast.dtype == out_ref.dtype == torch.bfloat16
+    torch.testing.assert_close(
+        out_fast.float(), out_ref.float(), rtol=0.02, atol=0.05)
+    out_fast.float().sum().backward()
+    assert all(p.grad is not None for p in fast.parameters())
+
+
+@pytest.mark.parametrize('with_bias', [True, False])
+@pytest.mark.parametrize('input_grad', [True, False])
+def test_support_conv3d_chunked_backward(monkeypatch, with_bias, input_grad):
+    """The backward over chunks of query positions gives the gradients of
+    the plain 3D conv (chunks forced small here)."""
+    import torch.nn.functional as F
+
+    from hsnet_mm.models.layers import support_conv3d as module
+    monkeypatch.setattr(module, 'BACKWARD_CHUNK_BYTES', 3 * 4 * 5 * 5 * 4)
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 10, 9, 7, requires_grad=input_grad)
+    weight = torch.randn(4, 3, 5, 5, requires_grad=True)
+    bias = torch.randn(4, requires_grad=True) if with_bias else None
+    out = module.support_conv3d(x, weight, bias, 2, 2)
+    ref = F.conv3d(x, weight.unsqueeze(2), bias, (1, 2, 2), (0, 2, 2))
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-6)
+    grad = torch.randn_like(ref)
+    inputs = [
+        t for t in (x, weight, bias) if t is not None and t.requires_grad
+    ]
+    got = torch.autograd.grad(out, inputs, grad)
+    want = torch.autograd.grad(ref, inputs, grad)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
