@@ -12,8 +12,8 @@ Data flow of :func:`inference_episode`::
          its LoadEpisode is skipped: the images are already loaded)
       -> model.data_preprocessor (normalise)
       -> encode_supports(): model.backbone(supports)         once per call
-      -> for each query: model.backbone(query) -> model.neck
-         -> model.encoder -> model.decode_head -> (K, 2, h, w)
+      -> for each query: model.backbone(query) -> model.encode_pairs
+         (neck, encoder) -> model.decode_head -> (K, 2, h, w)
       -> resize to (H0, W0) (bilinear) -> vote_kshot -> SegDataSample
 
 Support features are computed once per call and reused for every query.
@@ -30,7 +30,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from ..models.layers import vote_kshot
+from ..models.layers import foreground_argmax, vote_kshot
 from ..structures import check_episode_tensors
 from .episode_inputs import ImageLike, as_list, load_support_set, to_rgb
 from .episode_pipeline import EpisodePipeline
@@ -78,8 +78,9 @@ def predict_with_supports(model: nn.Module, query_img: torch.Tensor,
     """Per-shot logits of one query against encoded supports.
 
     The same operations as ``HSNet.encode_shots`` and ``predict`` (query
-    features expanded to every shot, then neck, encoder and decode head),
-    with the support features of :func:`encode_supports`.
+    features expanded to every shot, then ``HSNet.encode_pairs``: neck and
+    encoder; then the decode head), with the support features of
+    :func:`encode_supports`.
 
     Args:
         model (nn.Module): an ``HSNet``.
@@ -100,8 +101,9 @@ def predict_with_supports(model: nn.Module, query_img: torch.Tensor,
             f.unsqueeze(1).expand(1, k, *f.shape[1:]).flatten(0, 1)
             for f in level
         ] for level in query_feats]
-    pyramid = model.neck(query_feats, supports['feats'], supports['masks'])
-    logits = model.decode_head([model.encoder(pyramid)])  # mmseg heads: a list
+    feats = model.encode_pairs(query_feats, supports['feats'],
+                               supports['masks'])
+    logits = model.decode_head([feats])  # mmseg heads take a list
     logits = F.interpolate(
         logits,
         size=tuple(int(s) for s in out_size),
@@ -115,7 +117,8 @@ def _to_sample(shot_logits: torch.Tensor, meta: dict) -> SegDataSample:
     sample = SegDataSample(metainfo=meta)
     sample.seg_logits = PixelData(data=shot_logits[0].mean(0))
     sample.pred_sem_seg = PixelData(data=vote_kshot(shot_logits))
-    sample.shot_pred_sem_seg = PixelData(data=shot_logits[0].argmax(dim=1))
+    sample.shot_pred_sem_seg = PixelData(
+        data=foreground_argmax(shot_logits[0], dim=1))
     return sample
 
 

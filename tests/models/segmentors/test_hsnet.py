@@ -252,3 +252,67 @@ def test_query_encoded_once_for_all_shots(model):
     q, s, m = episode(2, 3)
     logits_of(model, q, s, m)
     assert calls == [2, 6]  # the 2 queries once, then the 2 x 3 supports
+
+
+@pytest.mark.parametrize('chunk', [1, 2])
+def test_pair_chunks_change_nothing(model, chunk):
+    """Neck and encoder per chunk of pairs: the logits of all pairs at
+    once (every pair is independent)."""
+    q, s, m = episode(2, 3)
+    model.pair_chunk = 6
+    with torch.no_grad():
+        whole = logits_of(model, q, s, m)
+        model.pair_chunk = chunk
+        calls = []
+        handle = model.encoder.register_forward_hook(
+            lambda *args: calls.append(1))
+        chunked = logits_of(model, q, s, m)
+        handle.remove()
+    assert len(calls) == -(-6 // chunk)
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-5)
+
+
+def test_default_pair_chunk_by_correlation_size(model, monkeypatch):
+    """On a CPU the default chunk keeps the largest correlation level
+    under CPU_CHUNK_BYTES; elsewhere all pairs go at once."""
+    from hsnet_mm.models.segmentors import hsnet as module
+    assert model.pair_chunk is None
+    feats = [[torch.zeros(6, 4, 8, 8)] * 2, [torch.zeros(6, 4, 4, 4)]]
+    per_pair = 2 * 64**2 * 4  # 2 layers of an 8 x 8 level, fp32
+    monkeypatch.setattr(module, 'CPU_CHUNK_BYTES', 2 * per_pair + 1)
+    assert model._chunk_size(feats, 6, torch.device('cpu')) == 2
+    monkeypatch.setattr(module, 'CPU_CHUNK_BYTES', 1)
+    assert model._chunk_size(feats, 6, torch.device('cpu')) == 1
+    assert model._chunk_size(feats, 6, torch.device('meta')) == 6
+    with pytest.raises(ValueError, match='pair_chunk'):
+        MODELS.build(dict(tiny_hsnet_cfg(), pair_chunk=0))
+
+
+@pytest.mark.parametrize('frozen', [True, False])
+def test_checkpointing_same_loss_and_gradients(frozen):
+    """``with_cp`` recomputes each chunk's correlation and encoder in the
+    backward pass: the same loss and gradients (to 1e-6)."""
+    init_default_scope('mmseg')
+    batch = packed_batch(b=2, k=2)
+    results = []
+    for with_cp in (False, True):
+        torch.manual_seed(0)
+        model = MODELS.build(
+            dict(tiny_hsnet_cfg(frozen=frozen), with_cp=with_cp,
+                 pair_chunk=1)).train()
+        data = model.data_preprocessor(batch, True)
+        loss = model.loss(data['inputs'], data['data_samples'])
+        loss = sum(v for k, v in loss.items() if 'loss' in k)
+        loss.backward()
+        grads = {
+            name: p.grad.clone()
+            for name, p in model.named_parameters() if p.requires_grad
+        }
+        results.append((loss.detach(), grads))
+    (loss_plain, grads_plain), (loss_cp, grads_cp) = results
+    torch.testing.assert_close(loss_cp, loss_plain, rtol=0, atol=1e-6)
+    assert grads_cp.keys() == grads_plain.keys()
+    assert any(name.startswith('backbone') for name in grads_cp) != frozen
+    for name, grad in grads_plain.items():
+        torch.testing.assert_close(
+            grads_cp[name], grad, rtol=0, atol=1e-6, msg=name)
