@@ -45,12 +45,34 @@ def test_train_amp_checkpointing_and_per_shot(run_tool, ok, tiny_config):
     assert 'reference' in stdout and 'fast' in stdout
 
 
+def test_compare_amp(run_tool, ok, tiny_config, tmp_path):
+    """``--compare amp``: the fast path in fp32 and under autocast, one
+    process, their ratio; each with its peak memory."""
+    out = tmp_path / 'amp.json'
+    stdout = ok(
+        run_tool([
+            'tools/analysis_tools/benchmark.py',
+            str(tiny_config), '--img-size', '64', '--repeat', '2', '--warmup',
+            '0', '--compare', 'amp', '--out',
+            str(out)
+        ]))
+    assert 'speed-up amp vs fp32' in stdout and 'fast path' in stdout
+    result = json.loads(out.read_text())
+    assert [r['name'] for r in result['results']] == ['fp32', 'amp']
+    assert all(r['peak_mem_mib'] >= 0 for r in result['results'])
+
+
 def test_bad_arguments(run_tool, tiny_config):
     proc = run_tool([
         'tools/analysis_tools/benchmark.py',
         str(tiny_config), '--per-shot-reference'
     ])
     assert proc.returncode != 0 and '--compare' in proc.stderr
+    proc = run_tool([
+        'tools/analysis_tools/benchmark.py',
+        str(tiny_config), '--compare', 'amp', '--amp'
+    ])
+    assert proc.returncode != 0 and 'drop --amp' in proc.stderr
     proc = run_tool([
         'tools/analysis_tools/benchmark.py',
         str(tiny_config), '--repeat', '0'

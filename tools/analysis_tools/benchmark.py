@@ -4,23 +4,30 @@
 Random weights unless ``--checkpoint`` (speed does not depend on them; the
 backbone's ``init_cfg`` is dropped, so nothing is downloaded) and random
 episodes of ``--img-size``. Prints the median and min/max ms per episode
-batch, episodes/s and the peak memory of one step (CPU: peak RSS growth,
-sampled every millisecond; CUDA: ``max_memory_allocated``).
+batch, episodes/s and the peak memory of one more, untimed step (CPU: peak
+RSS growth, sampled every millisecond after the heap's free pages were
+returned to the OS; CUDA: ``max_memory_allocated``).
 
 ``--compare`` times ``impl='reference'`` and ``impl='fast'`` alternately in
 one process (same weights; the reference also runs a ResNet backbone's
-convs and BatchNorms apart, ``fold_bn=False``) and prints their ratio;
-on a shared machine only such ratios are meaningful.
+convs and BatchNorms apart on NCHW activations, and all pairs through the
+neck and encoder at once) and prints their ratio; on a shared machine only
+such ratios are meaningful. ``--compare amp`` alternates the ``--impl``
+model in fp32 and under autocast (bf16 on a CPU) the same way.
 ``--per-shot-reference`` makes the reference side do what the official
 code does for K shots: the 1-shot reference model run once per shot (the
 query encoded K times), then the vote.
 
-Example::
+Examples::
 
     python tools/analysis_tools/benchmark.py \
         configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py --compare --stages
+    python tools/analysis_tools/benchmark.py \
+        configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py --compare amp
 """
 import argparse
+import ctypes
+import gc
 import inspect
 import json
 import statistics
@@ -28,7 +35,7 @@ import sys
 import threading
 import time
 from contextlib import nullcontext
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -65,13 +72,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--with-cp',
         action='store_true',
-        help='activation checkpointing of the 4D encoder')
+        help='activation checkpointing of the correlation and 4D encoder '
+        '(HSNet with_cp)')
     parser.add_argument(
         '--impl', default='fast', choices=['fast', 'reference'])
     parser.add_argument(
         '--compare',
-        action='store_true',
-        help='alternate reference and fast, print the ratio')
+        nargs='?',
+        const='impl',
+        choices=['impl', 'amp'],
+        help='alternate two variants in one process and print their ratio: '
+        '"impl" (the default) reference vs fast, "amp" --impl in fp32 vs '
+        'under autocast')
     parser.add_argument(
         '--per-shot-reference',
         action='store_true',
@@ -102,24 +114,36 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error('--mask-area must be in (0, 1]')
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
-    if args.per_shot_reference and not args.compare:
-        parser.error('--per-shot-reference needs --compare')
+    if args.per_shot_reference and args.compare != 'impl':
+        parser.error('--per-shot-reference needs --compare (impl)')
+    if args.compare == 'amp' and args.amp:
+        parser.error('--compare amp times fp32 against --amp itself: drop '
+                     '--amp')
     if args.per_shot_reference and args.train:
         parser.error('--per-shot-reference times inference only')
     return args
 
 
 def build_model(cfg: Config, impl: str, args) -> torch.nn.Module:
-    """The config's model with ``impl`` and random (or loaded) weights."""
+    """The config's model with ``impl`` and random (or loaded) weights.
+
+    The reference side is the straightforward model, as the official code
+    runs: ResNet convs and BatchNorms apart on NCHW activations
+    (``fold_bn=False, channels_last=False``) and all pairs of a batch
+    through the neck and encoder at once.
+    """
     model_cfg = cfg.model.copy()
     model_cfg.backbone = dict(model_cfg.backbone, init_cfg=None)
     backbone_cls = MODELS.get(model_cfg.backbone['type'])
-    if 'fold_bn' in inspect.signature(backbone_cls.__init__).parameters:
-        # the reference runs conv and BatchNorm apart, as the official
-        model_cfg.backbone['fold_bn'] = impl != 'reference'
+    backbone_args = inspect.signature(backbone_cls.__init__).parameters
+    for name in ('fold_bn', 'channels_last'):
+        if name in backbone_args:
+            model_cfg.backbone[name] = impl != 'reference'
     model_cfg.neck = dict(model_cfg.neck, impl=impl)
-    model_cfg.encoder = dict(
-        model_cfg.encoder, impl=impl, with_cp=args.with_cp)
+    model_cfg.encoder = dict(model_cfg.encoder, impl=impl)
+    model_cfg.with_cp = args.with_cp
+    if impl == 'reference':
+        model_cfg.pair_chunk = args.batch_size * args.shot
     torch.manual_seed(args.seed)
     model = MODELS.build(model_cfg)
     if args.checkpoint:
@@ -144,6 +168,17 @@ def random_episodes(args) -> Dict[str, torch.Tensor]:
         support_imgs=torch.randn(b, k, 3, s, s, generator=g),
         support_masks=masks)
     return {key: v.to(args.device) for key, v in inputs.items()}
+
+
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the OS (glibc ``malloc_trim``),
+    so that the RSS growth of the next step counts all its allocations,
+    not only those the heap could not serve from an earlier step's."""
+    gc.collect()
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: RSS growth as it is
+        pass
 
 
 class PeakMemory:
@@ -218,9 +253,15 @@ class StageTimer:
 class Runner:
     """One timed variant: a model and the step it runs."""
 
-    def __init__(self, name: str, model, args, per_shot: bool = False):
+    def __init__(self,
+                 name: str,
+                 model,
+                 args,
+                 per_shot: bool = False,
+                 amp: Optional[bool] = None):
         self.name, self.model, self.args = name, model, args
         self.per_shot = per_shot
+        self.amp = args.amp if amp is None else amp
         self.times: List[float] = []
         self.peak_mib = 0.0
         self.stages = StageTimer(model, args.device) if args.stages else None
@@ -238,7 +279,7 @@ class Runner:
             ]
 
     def autocast(self):
-        if not self.args.amp:
+        if not self.amp:
             return nullcontext()
         if self.args.device == 'cpu':
             return torch.autocast('cpu', dtype=torch.bfloat16)
@@ -273,16 +314,27 @@ class Runner:
         sync = torch.cuda.synchronize if self.args.device == 'cuda' else None
         if self.stages and not record:
             saved = dict(self.stages.totals)
-        with PeakMemory(self.args.device) as mem:
-            start = time.perf_counter()
-            self.step(inputs)
-            if sync:
-                sync()
-            elapsed = time.perf_counter() - start
+        start = time.perf_counter()
+        self.step(inputs)
+        if sync:
+            sync()
+        elapsed = time.perf_counter() - start
         if record:
             self.times.append(elapsed * 1e3)
-            self.peak_mib = max(self.peak_mib, mem.peak_mib)
         elif self.stages:
+            self.stages.totals = saved
+
+    def memory_step(self, inputs) -> None:
+        """One more step, untimed, for its peak memory (a separate step:
+        the RSS sampling thread would perturb the timing)."""
+        if self.stages:
+            saved = dict(self.stages.totals)
+        if self.args.device == 'cpu':
+            release_free_memory()
+        with PeakMemory(self.args.device) as mem:
+            self.step(inputs)
+        self.peak_mib = mem.peak_mib
+        if self.stages:
             self.stages.totals = saved
 
     def summary(self) -> dict:
@@ -324,7 +376,7 @@ def main(argv=None) -> int:
     init_default_scope('mmseg')
     cfg = Config.fromfile(args.config)
     inputs = random_episodes(args)
-    if args.compare:
+    if args.compare == 'impl':
         fast = build_model(cfg, 'fast', args)
         ref = build_model(cfg, 'reference', args)
         ref.load_state_dict(fast.state_dict())
@@ -332,15 +384,26 @@ def main(argv=None) -> int:
             Runner('reference', ref, args, per_shot=args.per_shot_reference),
             Runner('fast', fast, args)
         ]
+    elif args.compare == 'amp':
+        fp32 = build_model(cfg, args.impl, args)
+        amp = build_model(cfg, args.impl, args)
+        amp.load_state_dict(fp32.state_dict())
+        runners = [
+            Runner('fp32', fp32, args, amp=False),
+            Runner('amp', amp, args, amp=True)
+        ]
     else:
         runners = [Runner(args.impl, build_model(cfg, args.impl, args), args)]
     for i in range(args.warmup + args.repeat):
         for runner in runners:  # alternate, so load changes hit both
             runner.timed_step(inputs, record=i >= args.warmup)
+    for runner in runners:
+        runner.memory_step(inputs)
     mode = 'training step' if args.train else 'inference'
     print(f'{mode}, {args.shot}-shot, batch {args.batch_size}, '
           f'{args.img_size} px, {args.device}'
           f'{", amp" if args.amp else ""}{", with_cp" if args.with_cp else ""}'
+          f'{", " + args.impl + " path" if args.compare == "amp" else ""}'
           f', {torch.get_num_threads()} threads, {args.repeat} runs, '
           f'support masks {100 * args.mask_area:.0f}% of the image')
     summaries = [r.summary() for r in runners]
@@ -350,7 +413,8 @@ def main(argv=None) -> int:
     if args.compare:
         ratio = summaries[0]['median_ms'] / summaries[1]['median_ms']
         result['speedup'] = ratio
-        print(f'speed-up fast vs reference: {ratio:.2f}x (ratio of medians)')
+        print(f'speed-up {runners[1].name} vs {runners[0].name}: '
+              f'{ratio:.2f}x (ratio of medians)')
         if args.stages:
             ref_st, fast_st = (s['stages_ms'] for s in summaries)
             for part in (('neck', 'encoder'), ):
