@@ -31,6 +31,29 @@ def test_tiny_stages_and_params(run_tool, ok, tiny_config):
     assert f'learnable {learnable:,},' in stdout
 
 
+def test_fast_path_multiplies_less(run_tool, ok):
+    """``--impl`` counts what each path multiplies: the fast one less (at
+    64 px its mix blocks' support conv is a GEMM, no padding taps)."""
+
+    def stages(impl):
+        stdout = ok(
+            run_tool([
+                'tools/analysis_tools/get_flops.py',
+                str(REPO_ROOT / 'configs/hsnet/hsnet_r18_synthetic_1shot.py'),
+                '--img-size', '64', '--impl', impl
+            ]))
+        assert f'{impl} path' in stdout
+        return {
+            k: float(v)
+            for k, v in re.findall(r'^  (\S.*?)\s+([\d.]+) GFLOPs', stdout,
+                                   re.M)
+        }
+
+    fast, ref = stages('fast'), stages('reference')
+    assert fast['backbone (query)'] == ref['backbone (query)'] > 0
+    assert 0 < fast['4D encoder'] < 0.6 * ref['4D encoder']
+
+
 def test_flop_counter_counts_two_per_multiply_add():
     """What the tool states: a (M x K) @ (K x N) product is 2 M K N."""
     import torch

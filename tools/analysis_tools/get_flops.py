@@ -8,6 +8,11 @@ matrix products only (convolutions, ``mm``/``bmm``/``addmm``, ...), each
 multiply-add as 2 FLOPs (so FLOPs = 2 x MACs); normalisation, activations,
 resizing and element-wise ops are not counted. The backbone stage covers
 the query once and the K supports (the query is encoded once per episode).
+Each support mask is a rectangle over 37.5% of the image. ``--impl fast``
+(the default) counts what the fast path multiplies (the correlation skips
+the masked-out support positions, the mix blocks' support conv is a GEMM
+with its dense operator), ``--impl reference`` the straightforward dense
+products.
 
 Example::
 
@@ -32,6 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config')
     parser.add_argument('--shot', type=int, default=1)
     parser.add_argument('--img-size', type=int, default=400)
+    parser.add_argument(
+        '--impl', default='fast', choices=['fast', 'reference'])
     args = parser.parse_args(argv)
     if args.shot < 1 or args.img_size < 32:
         parser.error('--shot must be >= 1 and --img-size >= 32')
@@ -71,12 +78,15 @@ def main(argv=None) -> int:
     init_default_scope('mmseg')
     cfg = Config.fromfile(args.config)
     cfg.model.backbone = dict(cfg.model.backbone, init_cfg=None)
+    cfg.model.neck = dict(cfg.model.neck, impl=args.impl)
+    cfg.model.encoder = dict(cfg.model.encoder, impl=args.impl)
     model = MODELS.build(cfg.model).eval()
     flops = count_stages(model, args.shot, args.img_size)
     total = sum(flops.values())
-    print(f'{args.shot}-shot episode, {args.img_size} x {args.img_size}; '
-          'FLOPs = 2 x multiply-adds of convs and matrix products '
-          '(torch FlopCounterMode)')
+    print(f'{args.shot}-shot episode, {args.img_size} x {args.img_size}, '
+          f'{args.impl} path, support masks 37.5% of the image; FLOPs = 2 x '
+          'multiply-adds of convs and matrix products (torch '
+          'FlopCounterMode)')
     for name, value in flops.items():
         print(f'  {name:<22} {value / 1e9:10.2f} GFLOPs '
               f'({100 * value / total:4.1f}%)')
