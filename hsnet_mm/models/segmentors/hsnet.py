@@ -74,8 +74,8 @@ class HSNet(BaseSegmentor):
     pair), so running them ``pair_chunk`` pairs at a time gives the same
     result. On a CPU it is faster: the level-2 correlation of one pair is
     already 100 MB at 400 px (ResNet-50), and a chunk that stays near the
-    cache size saves the memory traffic of a batch of them (measured 1.4x
-    on the 5-shot 4D encoder). With ``with_cp`` a training step keeps only
+    cache size saves the memory traffic of a batch of them (measured 1.9x
+    on the 5-shot neck + encoder). With ``with_cp`` a training step keeps only
     the backbone features and recomputes each chunk's correlation and
     encoder in the backward pass: the correlations, the largest tensors of
     the step, are never all held at once.
