@@ -164,8 +164,16 @@ class HSNet(BaseSegmentor):
                 f'are {weight.dtype}: cast them with .to({weight.dtype})')
         b, k = support_imgs.shape[:2]
         query_feats = self.extract_feat(query_img)
+        # the pairs whose correlations are held at once: a chunk, unless a
+        # training step keeps them all for its backward pass
+        at_once = b * k
+        if not (self.training and torch.is_grad_enabled()
+                and not self.with_cp):
+            at_once = min(
+                at_once, self._chunk_size(query_feats, at_once,
+                                          query_img.device))
         check_correlation_memory([(len(level), *level[0].shape[-2:])
-                                  for level in query_feats], b * k,
+                                  for level in query_feats], at_once,
                                  tuple(query_img.shape[-2:]),
                                  query_feats[0][0].element_size(),
                                  query_img.device)

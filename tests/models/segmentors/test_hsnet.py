@@ -316,3 +316,26 @@ def test_checkpointing_same_loss_and_gradients(frozen):
     for name, grad in grads_plain.items():
         torch.testing.assert_close(
             grads_cp[name], grad, rtol=0, atol=1e-6, msg=name)
+
+
+def test_memory_check_counts_the_pairs_held_at_once(model, monkeypatch):
+    """In inference one chunk of pairs is held at a time; a training step
+    without ``with_cp`` holds all of them."""
+    seen = []
+
+    def check(level_shapes, num_pairs, *args):
+        seen.append(num_pairs)
+
+    monkeypatch.setattr(
+        'hsnet_mm.models.segmentors.hsnet.check_correlation_memory', check)
+    q, s, m = episode(2, 3)
+    model.pair_chunk = 2
+    with torch.no_grad():
+        logits_of(model, q, s, m)
+    model.train()
+    batch = packed_batch(b=2, k=3)
+    data = model.data_preprocessor(batch, True)
+    model.loss(data['inputs'], data['data_samples'])
+    model.with_cp = True
+    model.loss(data['inputs'], data['data_samples'])
+    assert seen == [2, 6, 2]
