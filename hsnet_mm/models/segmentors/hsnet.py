@@ -170,8 +170,8 @@ class HSNet(BaseSegmentor):
         if not (self.training and torch.is_grad_enabled()
                 and not self.with_cp):
             at_once = min(
-                at_once, self._chunk_size(query_feats, at_once,
-                                          query_img.device))
+                at_once,
+                self._chunk_size(query_feats, at_once, query_img.device))
         check_correlation_memory([(len(level), *level[0].shape[-2:])
                                   for level in query_feats], at_once,
                                  tuple(query_img.shape[-2:]),
