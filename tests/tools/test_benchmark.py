@@ -46,14 +46,14 @@ def test_train_amp_checkpointing_and_per_shot(run_tool, ok, tiny_config):
 
 
 def test_compare_amp(run_tool, ok, tiny_config, tmp_path):
-    """``--compare amp``: the fast path in fp32 and under autocast, one
+    """``--compare-amp``: the fast path in fp32 and under autocast, one
     process, their ratio; each with its peak memory."""
     out = tmp_path / 'amp.json'
     stdout = ok(
         run_tool([
             'tools/analysis_tools/benchmark.py',
             str(tiny_config), '--img-size', '64', '--repeat', '2', '--warmup',
-            '0', '--compare', 'amp', '--out',
+            '0', '--compare-amp', '--out',
             str(out)
         ]))
     assert 'speed-up amp vs fp32' in stdout and 'fast path' in stdout
@@ -70,9 +70,14 @@ def test_bad_arguments(run_tool, tiny_config):
     assert proc.returncode != 0 and '--compare' in proc.stderr
     proc = run_tool([
         'tools/analysis_tools/benchmark.py',
-        str(tiny_config), '--compare', 'amp', '--amp'
+        str(tiny_config), '--compare-amp', '--amp'
     ])
     assert proc.returncode != 0 and 'drop --amp' in proc.stderr
+    proc = run_tool([
+        'tools/analysis_tools/benchmark.py', '--compare',
+        str(tiny_config), '--compare-amp'
+    ])
+    assert proc.returncode != 0 and 'not allowed with' in proc.stderr
     proc = run_tool([
         'tools/analysis_tools/benchmark.py',
         str(tiny_config), '--repeat', '0'

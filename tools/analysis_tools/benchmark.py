@@ -12,7 +12,7 @@ returned to the OS; CUDA: ``max_memory_allocated``).
 one process (same weights; the reference also runs a ResNet backbone's
 convs and BatchNorms apart on NCHW activations, and all pairs through the
 neck and encoder at once) and prints their ratio; on a shared machine only
-such ratios are meaningful. ``--compare amp`` alternates the ``--impl``
+such ratios are meaningful. ``--compare-amp`` alternates the ``--impl``
 model in fp32 and under autocast (bf16 on a CPU) the same way.
 ``--per-shot-reference`` makes the reference side do what the official
 code does for K shots: the 1-shot reference model run once per shot (the
@@ -23,7 +23,7 @@ Examples::
     python tools/analysis_tools/benchmark.py \
         configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py --compare --stages
     python tools/analysis_tools/benchmark.py \
-        configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py --compare amp
+        configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py --compare-amp
 """
 import argparse
 import ctypes
@@ -76,14 +76,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         '(HSNet with_cp)')
     parser.add_argument(
         '--impl', default='fast', choices=['fast', 'reference'])
-    parser.add_argument(
+    compare = parser.add_mutually_exclusive_group()
+    compare.add_argument(
         '--compare',
-        nargs='?',
+        action='store_const',
         const='impl',
-        choices=['impl', 'amp'],
-        help='alternate two variants in one process and print their ratio: '
-        '"impl" (the default) reference vs fast, "amp" --impl in fp32 vs '
-        'under autocast')
+        help='alternate reference and fast in one process, print the ratio')
+    compare.add_argument(
+        '--compare-amp',
+        dest='compare',
+        action='store_const',
+        const='amp',
+        help='alternate --impl in fp32 and under autocast in one process, '
+        'print the ratio')
     parser.add_argument(
         '--per-shot-reference',
         action='store_true',
@@ -117,7 +122,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.per_shot_reference and args.compare != 'impl':
         parser.error('--per-shot-reference needs --compare (impl)')
     if args.compare == 'amp' and args.amp:
-        parser.error('--compare amp times fp32 against --amp itself: drop '
+        parser.error('--compare-amp times fp32 against --amp itself: drop '
                      '--amp')
     if args.per_shot_reference and args.train:
         parser.error('--per-shot-reference times inference only')

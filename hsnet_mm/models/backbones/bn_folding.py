@@ -95,7 +95,8 @@ class FoldedConvBN:
         if entry is None or entry[0] != key:
             weight, bias = fold_conv_bn_weights(conv, bn)
             weight = weight.contiguous(memory_format=fmt)
-            if dtype is not None and weight.is_floating_point():
+            if dtype is not None and weight.dtype == torch.float32:
+                # (as autocast, which casts fp32 operands only)
                 weight, bias = weight.to(dtype), bias.to(dtype)
             entry = (key, weight, bias)
             self._cache[slot] = entry

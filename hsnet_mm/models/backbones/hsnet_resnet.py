@@ -96,8 +96,9 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
         fold_bn (bool): when frozen, run every conv + BatchNorm pair as
             one conv with folded weights (:mod:`.bn_folding`; cached, the
             state dict unchanged): the same features up to fp32 rounding,
-            one pass over the activations less, for one cached copy of
-            the conv weights (~90 MB for ResNet-50). Defaults to True.
+            one pass over the activations less, for a cached copy of
+            the conv weights per memory format and autocast dtype in use
+            (~90 MB each for ResNet-50 in fp32). Defaults to True.
         channels_last (bool): run the convs on channels-last (NHWC)
             activations, as oneDNN and cuDNN prefer (no layout reorder per
             conv; measured ~1.2x fp32 and ~1.3x bf16 on a CPU). The features

@@ -12,10 +12,10 @@ def autocast_enabled(device_type: str) -> bool:
         return False
     try:  # torch >= 2.4
         return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch 2.1-2.3
+    except TypeError:  # torch 2.1-2.3: CPU and CUDA only
         if device_type == 'cpu':
             return torch.is_autocast_cpu_enabled()
-        return torch.is_autocast_enabled()
+        return device_type == 'cuda' and torch.is_autocast_enabled()
     except RuntimeError:  # a type this build's autocast does not know
         return False
 

@@ -19,7 +19,6 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 from .autocast import autocast_enabled
 
@@ -40,8 +39,9 @@ class _ChunkedBackwardConv3d(torch.autograd.Function):
         return F.conv3d(x, weight, bias, stride, padding)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: torch.Tensor):
+        # differentiable itself (``convolution_backward`` has a derivative),
+        # so a double backward (create_graph=True) is exact too
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         mask = [need_x, need_w, ctx.has_bias and need_b]

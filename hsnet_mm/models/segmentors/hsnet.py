@@ -164,11 +164,10 @@ class HSNet(BaseSegmentor):
                 f'are {weight.dtype}: cast them with .to({weight.dtype})')
         b, k = support_imgs.shape[:2]
         query_feats = self.extract_feat(query_img)
-        # the pairs whose correlations are held at once: a chunk, unless a
-        # training step keeps them all for its backward pass
+        # the pairs whose correlations are held at once: a chunk, unless
+        # autograd keeps them all for a backward pass
         at_once = b * k
-        if not (self.training and torch.is_grad_enabled()
-                and not self.with_cp):
+        if not self._keeps_every_chunk():
             at_once = min(
                 at_once,
                 self._chunk_size(query_feats, at_once, query_img.device))
@@ -203,8 +202,7 @@ class HSNet(BaseSegmentor):
         """
         n = support_masks.shape[0]
         chunk = self._chunk_size(query_feats, n, support_masks.device)
-        checkpoint = (
-            self.with_cp and self.training and torch.is_grad_enabled())
+        checkpoint = self._checkpointing()
         outs = []
         for start in range(0, n, chunk):
             part = slice(start, start + chunk)
@@ -224,6 +222,15 @@ class HSNet(BaseSegmentor):
                           support_masks: torch.Tensor) -> torch.Tensor:
         return self.encoder(
             self.neck(query_feats, support_feats, support_masks))
+
+    def _checkpointing(self) -> bool:
+        return self.with_cp and self.training and torch.is_grad_enabled()
+
+    def _keeps_every_chunk(self) -> bool:
+        """Whether autograd holds every chunk's correlation (saved for the
+        backward pass) until the step ends."""
+        return (torch.is_grad_enabled() and not self._checkpointing()
+                and any(p.requires_grad for p in self.parameters()))
 
     def _chunk_size(self, query_feats: FeatureGroups, n: int,
                     device: torch.device) -> int:

@@ -319,8 +319,9 @@ def test_checkpointing_same_loss_and_gradients(frozen):
 
 
 def test_memory_check_counts_the_pairs_held_at_once(model, monkeypatch):
-    """In inference one chunk of pairs is held at a time; a training step
-    without ``with_cp`` holds all of them."""
+    """Without autograd one chunk of pairs is held at a time; with it (a
+    training step without ``with_cp``, or grad mode in eval) all of
+    them."""
     seen = []
 
     def check(level_shapes, num_pairs, *args):
@@ -332,10 +333,11 @@ def test_memory_check_counts_the_pairs_held_at_once(model, monkeypatch):
     model.pair_chunk = 2
     with torch.no_grad():
         logits_of(model, q, s, m)
+    logits_of(model, q, s, m)  # eval, but autograd keeps every chunk
     model.train()
     batch = packed_batch(b=2, k=3)
     data = model.data_preprocessor(batch, True)
     model.loss(data['inputs'], data['data_samples'])
     model.with_cp = True
     model.loss(data['inputs'], data['data_samples'])
-    assert seen == [2, 6, 2]
+    assert seen == [2, 6, 6, 2]
