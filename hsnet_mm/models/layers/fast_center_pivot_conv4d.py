@@ -4,8 +4,8 @@
 Same maths, parameters and state-dict keys (``conv1``, ``conv2``) as the
 reference :class:`.CenterPivotConv4d`, the same logical input and output
 (N, C, Hq, Wq, Hs, Ws); a contiguous input with large support dims gives a
-contiguous output, the other cases a channels-last 6D one
-(:mod:`.conv4d_layout`).
+contiguous output (but in CPU half-precision training), the other cases a
+channels-last 6D one (:mod:`.conv4d_layout`).
 
 Shape shorthand (:mod:`hsnet_mm.structures.episode`): ``N`` (query,
 support) pairs, ``C`` channels, ``Hq, Wq`` query dims, ``Hs, Ws`` support
