@@ -13,7 +13,8 @@ The folded weights are computed from the live parameters and buffers and
 cached; the cache is keyed by their storage and in-place version counters,
 so loading a checkpoint, ``model.to(...)`` or any in-place update refolds
 on the next call (an edit through ``.data``, which autograd does not
-version, is not seen: use ``load_state_dict`` or ``torch.no_grad()``). The state dict is untouched (the keys stay torchvision's).
+version, is not seen: use ``load_state_dict`` or ``torch.no_grad()``).
+The state dict is untouched (the keys stay torchvision's).
 """
 from typing import Dict, Tuple
 
