@@ -27,7 +27,8 @@ import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
 from hsnet_mm.evaluation.functional import format_seed_report, format_summary
 from hsnet_mm.utils import (CheckpointMismatchError, add_runner_args,
                             atomic_dump_json, build_runner, check_checkpoint,
-                            check_writable, load_config, parse_runner_args,
+                            check_writable, destroy_dist_if_initialized,
+                            load_config, parse_runner_args,
                             use_multi_seed_test, use_original_size_protocol)
 
 
@@ -184,3 +185,4 @@ def main():
 
 if __name__ == '__main__':
     main()
+    destroy_dist_if_initialized()  # after success only (see its docstring)

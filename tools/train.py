@@ -19,7 +19,8 @@ from mmengine.logging import print_log
 import hsnet_mm  # noqa: F401  (registers every hsnet-mm component)
 from hsnet_mm.engine import pick_resume_checkpoint
 from hsnet_mm.utils import (add_runner_args, apply_global_batch_size,
-                            build_runner, launcher_world_size, load_config,
+                            build_runner, destroy_dist_if_initialized,
+                            launcher_world_size, load_config,
                             parse_runner_args)
 
 
@@ -90,3 +91,4 @@ def main():
 
 if __name__ == '__main__':
     main()
+    destroy_dist_if_initialized()  # after success only (see its docstring)

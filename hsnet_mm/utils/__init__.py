@@ -10,8 +10,8 @@ from .config import (apply_global_batch_size,
                      launcher_world_size, use_original_size_protocol)
 from .config_check import (UnknownConfigKeyError, check_config_keys,
                            exit_on_unknown_keys)
-from .dist import (cpu_model_wrapper_cfg, init_cpu_dist_if_needed,
-                   setup_cfg_for_launcher)
+from .dist import (cpu_model_wrapper_cfg, destroy_dist_if_initialized,
+                   init_cpu_dist_if_needed, setup_cfg_for_launcher)
 from .fileio import (NoSpaceError, atomic_dump_json, atomic_write_bytes,
                      atomic_write_text, check_writable, remove_temp_files)
 from .runner_setup import (add_runner_args, build_runner, load_config,
@@ -26,11 +26,11 @@ __all__ = [
     'apply_global_batch_size', 'drop_persistent_workers_without_workers',
     'launcher_world_size', 'use_original_size_protocol', 'atomic_dump_json',
     'atomic_write_bytes', 'atomic_write_text', 'collect_env',
-    'cpu_model_wrapper_cfg', 'init_cpu_dist_if_needed', 'load_checkpoint_file',
-    'register_safe_globals', 'safe_globals_for_runner_checkpoints',
-    'setup_cfg_for_launcher', 'NonFiniteCheckpointError', 'check_finite',
-    'NoSpaceError', 'check_writable', 'remove_temp_files',
-    'UnknownConfigKeyError', 'check_config_keys', 'exit_on_unknown_keys',
-    'add_runner_args', 'build_runner', 'load_config', 'parse_runner_args',
-    'use_multi_seed_test'
+    'cpu_model_wrapper_cfg', 'destroy_dist_if_initialized',
+    'init_cpu_dist_if_needed', 'load_checkpoint_file', 'register_safe_globals',
+    'safe_globals_for_runner_checkpoints', 'setup_cfg_for_launcher',
+    'NonFiniteCheckpointError', 'check_finite', 'NoSpaceError',
+    'check_writable', 'remove_temp_files', 'UnknownConfigKeyError',
+    'check_config_keys', 'exit_on_unknown_keys', 'add_runner_args',
+    'build_runner', 'load_config', 'parse_runner_args', 'use_multi_seed_test'
 ]

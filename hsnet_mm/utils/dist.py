@@ -128,3 +128,16 @@ def setup_cfg_for_launcher(cfg: Any, launcher: str) -> Any:
         wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     return cfg
+
+
+def destroy_dist_if_initialized() -> None:
+    """Destroy the default process group at the end of a successful run.
+
+    Without it a gloo run can abort at interpreter exit ("terminate called
+    without an active exception": gloo's worker threads still hold tensors
+    while Python tears down; pytorch/pytorch#190489), which fails the job
+    after its results were written. Call it only after success: a rank that
+    failed must not wait for the others in a collective shutdown.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()

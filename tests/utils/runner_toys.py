@@ -97,7 +97,9 @@ def dist_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
     from mmengine import Config
 
     from hsnet_mm.evaluation import FewShotMetric
-    from hsnet_mm.utils import init_cpu_dist_if_needed, setup_cfg_for_launcher
+    from hsnet_mm.utils import (destroy_dist_if_initialized,
+                                init_cpu_dist_if_needed,
+                                setup_cfg_for_launcher)
 
     os.environ.update(
         RANK=str(rank),
@@ -132,6 +134,8 @@ def dist_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
     seen['wrapper'] = type(runner.model).__name__
     seen['world_size'] = runner.world_size
     seen['iter'] = runner.iter
+    destroy_dist_if_initialized()
+    seen['destroyed'] = not torch_dist.is_initialized()
+    destroy_dist_if_initialized()  # nothing left to destroy: a no-op
     with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
         json.dump(seen, f)
-    torch_dist.destroy_process_group()

@@ -93,3 +93,4 @@ def test_two_process_gloo(tmp_path, monkeypatch):
         assert seen['metrics'] == pytest.approx(expected)
         assert seen['wrapper'] == 'MMDistributedDataParallel'
         assert seen['world_size'] == 2 and seen['iter'] == 2
+        assert seen['destroyed'] is True
