@@ -78,6 +78,12 @@ class CenterPivotConv4d(nn.Module):
             padding=pad,
             bias=bias)
 
+    def prune_support(self, x: torch.Tensor) -> torch.Tensor:
+        """The support positions ``conv1`` runs at: every s-th of both
+        support dims, (N, C, Hq, Wq, ceil(Hs / s), ceil(Ws / s)) (a view)."""
+        s = self.support_stride
+        return x[..., ::s, ::s] if s > 1 else x
+
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 6:
             raise ValueError(f'{type(self).__name__} expects a 6D tensor (N, '
@@ -93,12 +99,11 @@ class CenterPivotConv4d(nn.Module):
             Tensor: (N, C_out, Hq, Wq, ceil(Hs / s), ceil(Ws / s)).
         """
         self._check_input(x)
-        s = self.support_stride
         n, c, hq, wq, hs, ws = x.shape
         c_out = self.out_channels
 
         # Branch 1: query conv at the strided ("pruned") support positions.
-        pruned = x[..., ::s, ::s] if s > 1 else x
+        pruned = self.prune_support(x)
         hs1, ws1 = pruned.shape[-2:]
         out1 = pruned.permute(0, 4, 5, 1, 2,
                               3).reshape(n * hs1 * ws1, c, hq, wq)

@@ -133,9 +133,8 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
     def _pruned_images(self, x: torch.Tensor) -> torch.Tensor:
         """The pruned support positions of a channels-last 6D ``x`` as
         channels-last images (N Hs' Ws', C, Hq, Wq) (one 1/s^2 copy)."""
-        s = self.support_stride
         n, c, hq, wq = x.shape[:4]
-        pruned = x[..., ::s, ::s] if s > 1 else x
+        pruned = self.prune_support(x)
         hs2, ws2 = pruned.shape[-2:]
         return pruned.permute(0, 4, 5, 2, 3,
                               1).reshape(n * hs2 * ws2, hq, wq,
@@ -172,7 +171,7 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
         hs2, ws2 = out.shape[-2:]
         # conv1 on NCHW images (N Hs' Ws', C, Hq, Wq): its output (N, Hs'
         # Ws', C_out Hq Wq) is then added as a plain 2D transpose
-        pruned = x[..., ::s, ::s] if s > 1 else x
+        pruned = self.prune_support(x)
         pruned = pruned.permute(0, 4, 5, 1, 2,
                                 3).reshape(n * hs2 * ws2, c, hq, wq)
         # (reshape: a channels-last conv1, e.g. after
@@ -198,7 +197,7 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
         op = support_conv_operator(self.conv2.weight, (hs, ws), s,
                                    self.conv2.padding[0])
         # padding k // 2: the conv output is as big as the pruned positions
-        pruned = x[..., ::s, ::s] if s > 1 else x
+        pruned = self.prune_support(x)
         hs2, ws2 = pruned.shape[-2:]
         groups = hs2 * ws2
         # rows and columns ordered (Hs, Ws, C) as the channels-last memory
