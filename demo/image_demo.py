@@ -15,10 +15,11 @@ checkpoint of another model, an unwritable folder) stops before any file is
 written, with a message that names it.
 """
 import argparse
-import sys
 
 from hsnet_mm.apis import FewShotInferencer
+from hsnet_mm.apis.episode_inputs import load_support_set, to_rgb
 from hsnet_mm.apis.few_shot_inferencer import check_out_dir
+from hsnet_mm.utils import UserError, check_device, one_line, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,23 +54,34 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def check_inputs(args: argparse.Namespace) -> None:
+    """Refuse an unwritable ``--out-dir`` and unreadable or unfit images
+    and masks (missing, corrupt, empty, of another size), naming them.
+
+    Raises:
+        UserError: with the reason.
+    """
     try:
         check_out_dir(args.out_dir, '--out-dir')
-        inferencer = FewShotInferencer(
-            args.config, weights=args.checkpoint, device=args.device)
-        supports = [img for img, _ in args.support]
-        masks = [mask for _, mask in args.support]
-        out = inferencer(
-            args.queries,
-            supports,
-            masks,
-            out_dir=args.out_dir,
-            opacity=args.opacity)
-    except (OSError, ValueError, TypeError) as e:
-        print(f'image_demo.py: error: {e}', file=sys.stderr)
-        return 1
+        load_support_set([img for img, _ in args.support],
+                         [mask for _, mask in args.support])
+        for i, query in enumerate(args.queries):
+            to_rgb(query, f'queries[{i}]')
+    except (OSError, ValueError) as e:
+        raise UserError(one_line(e)) from e
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    check_device(args.device)
+    check_inputs(args)  # before the model is built
+    inferencer = FewShotInferencer(
+        args.config, weights=args.checkpoint, device=args.device)
+    out = inferencer(
+        args.queries, [img for img, _ in args.support],
+        [mask for _, mask in args.support],
+        out_dir=args.out_dir,
+        opacity=args.opacity)
     for query, pred in zip(args.queries, out['predictions']):
         print(f'{query}: {int(pred["sem_seg"].sum())} foreground pixels')
     print(f'Wrote {args.out_dir}/vis/ (pictures) and {args.out_dir}/pred/ '
@@ -78,4 +90,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

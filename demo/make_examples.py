@@ -24,6 +24,7 @@ from PIL import Image
 from hsnet_mm.datasets.synthetic_renderer import (SyntheticRenderer,
                                                   class_fold, class_name,
                                                   class_specs)
+from hsnet_mm.utils import check_writable, run_cli
 from hsnet_mm.utils.fileio import atomic_write_bytes
 
 #: (class slot among fold 0's test classes, number of shots, query sizes).
@@ -79,18 +80,19 @@ def write_examples(out_dir: str) -> List[Dict]:
     return episodes
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('out_dir', help='folder to write the PNGs into')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    check_writable(args.out_dir)
     for ep in write_examples(args.out_dir):
         print(f"{ep['class_name']}: {len(ep['supports'])} shot(s), "
               f"queries {' '.join(ep['queries'])}")
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -19,10 +19,12 @@ import sys
 import tempfile
 from typing import List, Optional, Sequence, Tuple
 
+import mmcv
 import numpy as np
 
 from hsnet_mm.apis import inference_episode, init_model
 from hsnet_mm.apis.episode_inputs import to_rgb
+from hsnet_mm.utils import check_device, check_writable, run_cli
 from hsnet_mm.visualization.episode_drawer import (PRED_COLOR, SUPPORT_COLOR,
                                                    overlay_mask)
 
@@ -97,9 +99,15 @@ def segment(model, query, editors: Sequence, masks: Sequence,
     result = inference_episode(model, query_img, imgs, support_masks)
     pred = result.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
     overlay = overlay_mask(query_img, pred, PRED_COLOR, opacity)
+    # (each shot's vote is at the input size for a huge query: the packer's
+    # contract, hsnet_mm.models.segmentors.prediction_packer)
+    h0, w0 = query_img.shape[:2]
     votes = [
-        (overlay_mask(query_img, shot.astype(np.uint8), SUPPORT_COLOR,
-                      opacity), f'shot {k + 1}: {int(shot.sum())} px')
+        (overlay_mask(
+            query_img,
+            mmcv.imresize(
+                shot.astype(np.uint8), (w0, h0), interpolation='nearest'),
+            SUPPORT_COLOR, opacity), f'shot {k + 1}: {int(shot.sum())} px')
         for k, shot in enumerate(result.shot_pred_sem_seg.data.cpu().numpy())
     ]
     share = 100 * pred.mean()
@@ -190,6 +198,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    check_device(args.device)
+    check_writable(args.examples_dir)
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
     model = init_model(args.config, args.checkpoint, device=args.device)
     examples_dir = args.examples_dir or tempfile.mkdtemp(
@@ -203,4 +213,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

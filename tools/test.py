@@ -16,23 +16,18 @@ Prints a progress bar and ends with the summary line
 ``mean over S seeds: mIoU: m +/- s (95% CI lo-hi)  FB-IoU: ...``.
 """
 import argparse
-import sys
 
-from mmengine.config import Config
 from mmengine.dist import is_main_process
-from mmengine.registry import DefaultScope
-from mmseg.registry import DATASETS
 
 import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
-from hsnet_mm.evaluation.functional import format_seed_report, format_summary
-from hsnet_mm.utils import (CheckpointMismatchError, add_runner_args,
-                            atomic_dump_json, build_runner, check_checkpoint,
-                            check_writable, destroy_dist_if_initialized,
-                            load_config, parse_runner_args,
-                            use_multi_seed_test, use_original_size_protocol)
+from hsnet_mm.engine import (dump_seed_results, format_test_report,
+                             is_multi_seed)
+from hsnet_mm.utils import (add_runner_args, build_runner,
+                            destroy_dist_if_initialized, load_config,
+                            parse_runner_args, run_cli, setup_test_cfg)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Test (and evaluate) an HSNet model on episodes')
     parser.add_argument('config', help='test config file path')
@@ -72,7 +67,7 @@ def parse_args():
         action='store_true',
         help='run the model under autocast (CUDA: float16; CPU: bfloat16)')
     add_runner_args(parser)
-    args = parse_runner_args(parser)
+    args = parse_runner_args(parser, argv)
     if args.shot is not None and args.shot < 1:
         parser.error(f'--shot must be >= 1, got {args.shot}')
     if args.out is not None and not args.out.endswith('.json'):
@@ -89,100 +84,28 @@ def parse_args():
     return args
 
 
-def set_output_file(cfg: Config, out: str) -> None:
-    """Make the FewShotMetric(s) of ``test_evaluator`` write ``out``."""
-    evaluator = cfg.test_evaluator
-    metrics = evaluator if isinstance(evaluator, list) else [evaluator]
-    metrics = [m for m in metrics if m.get('type') == 'FewShotMetric']
-    if not metrics:
-        raise ValueError('--out needs a FewShotMetric in test_evaluator')
-    for metric in metrics:
-        metric['output_file'] = out
-
-
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
-    # refuse a missing or mismatching checkpoint before writing anything
-    # (the Runner would only warn and score a partly random model); the
-    # check builds the model on the meta device, the Runner builds it once
-    try:
-        check_writable(args.out, args.show_dir, cfg.work_dir)
-        check_checkpoint(cfg, args.checkpoint)
-    except (OSError, CheckpointMismatchError, ValueError) as err:
-        sys.exit(f'error: {err}')
-    cfg.load_from = args.checkpoint
-
-    if args.shot is not None:
-        cfg.test_dataloader.dataset.shot = args.shot
-    if args.original_size:
-        use_original_size_protocol(cfg)
-    if args.episodes is not None:
-        cfg.test_dataloader.dataset.num_episodes = args.episodes
-    if args.seeds is not None:
-        use_multi_seed_test(cfg, args.seeds)
-    if args.amp:
-        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
-    # an impossible episode set (missing data, a shot count larger than a
-    # class's images allow...) fails here, before the Runner writes a file;
-    # this build reads only the split lists, no image
-    try:
-        with DefaultScope.overwrite_default_scope(
-                cfg.get('default_scope', 'mmseg')):
-            DATASETS.build(cfg.test_dataloader.dataset)
-    except (FileNotFoundError, ValueError, KeyError) as err:
-        sys.exit(f'error: test dataset: {err}')
-    if args.out is not None and args.seeds is None:
-        set_output_file(cfg, args.out)
-    if args.show_dir is not None:
-        vis = cfg.default_hooks.get('visualization')
-        if vis is None or vis.get('type') != 'EpisodeVisualizationHook':
-            vis = dict(type='EpisodeVisualizationHook')
-        vis.update(draw=True, out_dir=args.show_dir)
-        cfg.default_hooks.visualization = vis
-    # the progress bar replaces the periodic "Iter(test) [i/n]" log lines,
-    # which would break it; the final metrics line is still logged
-    cfg.custom_hooks = list(cfg.get(
-        'custom_hooks', [])) + [dict(type='EpisodeProgressBarHook')]
-    if cfg.default_hooks.get('logger') is not None:
-        cfg.default_hooks.logger.interval = sys.maxsize
-
+    setup_test_cfg(
+        cfg,
+        args.checkpoint,
+        out=args.out,
+        show_dir=args.show_dir,
+        shot=args.shot,
+        original_size=args.original_size,
+        episodes=args.episodes,
+        seeds=args.seeds,
+        amp=args.amp)
     runner = build_runner(cfg)
     metrics = runner.test()
-
     if is_main_process():
-        dataset = runner.test_dataloader.dataset
-        # datasets without folds (FSS-1000, folders) print no fold
-        folds = getattr(dataset, 'num_folds', 1)
-        fold = dataset.metainfo.get('fold') if folds > 1 else None
-        shot = getattr(dataset, 'shot', None)
-        if args.seeds is None:
-            print(
-                format_summary(metrics, len(dataset), shot, fold), flush=True)
-            return
-        loop = runner.test_loop
-        if args.out is not None:
-            atomic_dump_json(
-                args.out,
-                dict(
-                    config=args.config,
-                    checkpoint=args.checkpoint,
-                    num_episodes=len(dataset),
-                    shot=shot,
-                    fold=None if fold is None else int(fold),
-                    episode_sampling=getattr(dataset, 'episode_sampling',
-                                             None),
-                    summary=loop.summary,
-                    runs=loop.runs))
-        context = format_summary(metrics, len(dataset), shot, fold)
-        context = '  ' + context[context.index('('):]
-        print(
-            '\n'.join(
-                format_seed_report(loop.runs, loop.summary, context=context)),
-            flush=True)
+        if args.out is not None and is_multi_seed(runner):
+            dump_seed_results(args.out, runner, args.config, args.checkpoint)
+        print(format_test_report(runner, metrics), flush=True)
+    destroy_dist_if_initialized()  # after success only (see its docstring)
 
 
 if __name__ == '__main__':
-    main()
-    destroy_dist_if_initialized()  # after success only (see its docstring)
+    run_cli(main)

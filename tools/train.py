@@ -17,14 +17,14 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 import hsnet_mm  # noqa: F401  (registers every hsnet-mm component)
-from hsnet_mm.engine import pick_resume_checkpoint
-from hsnet_mm.utils import (add_runner_args, apply_global_batch_size,
-                            build_runner, destroy_dist_if_initialized,
-                            launcher_world_size, load_config,
-                            parse_runner_args)
+from hsnet_mm.engine import NoValidCheckpointError, pick_resume_checkpoint
+from hsnet_mm.utils import (UserError, add_runner_args,
+                            apply_global_batch_size, build_runner,
+                            destroy_dist_if_initialized, launcher_world_size,
+                            load_config, parse_runner_args, run_cli)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train an HSNet model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -40,7 +40,7 @@ def parse_args():
         help='enable automatic-mixed-precision training (CUDA: float16 with '
         'dynamic loss scaling; CPU: bfloat16 autocast)')
     add_runner_args(parser)
-    return parse_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def enable_amp(cfg: Config) -> None:
@@ -54,8 +54,8 @@ def enable_amp(cfg: Config) -> None:
             level=logging.WARNING)
         return
     if optim_wrapper != 'OptimWrapper':
-        raise ValueError('--amp is only supported when the optimizer wrapper '
-                         f'type is OptimWrapper, but got {optim_wrapper}')
+        raise UserError('--amp is only supported when the optimizer wrapper '
+                        f'type is OptimWrapper, but got {optim_wrapper}')
     if torch.cuda.is_available():
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -69,8 +69,8 @@ def enable_amp(cfg: Config) -> None:
             level=logging.WARNING)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
     if args.amp:
@@ -87,8 +87,8 @@ def main():
     if args.resume and cfg.get('load_from') is None:  # newest valid one
         cfg.load_from = pick_resume_checkpoint(cfg.work_dir)
     build_runner(cfg).train()
+    destroy_dist_if_initialized()  # after success only (see its docstring)
 
 
 if __name__ == '__main__':
-    main()
-    destroy_dist_if_initialized()  # after success only (see its docstring)
+    run_cli(main, user_errors=(NoValidCheckpointError, ))

@@ -1,21 +1,27 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
-from .checkpoint import (CheckpointMismatchError, NonFiniteCheckpointError,
-                         build_model_skeleton, check_checkpoint, check_finite,
-                         check_state_dict, compare_state_dicts,
-                         load_checkpoint_file, load_state_dict, load_weights,
-                         save_checkpoint_file, state_dict_shapes)
-from .collect_env import collect_env
+from .checkpoint import (CheckpointMismatchError, InvalidCheckpointError,
+                         NonFiniteCheckpointError, build_model_skeleton,
+                         check_checkpoint, check_finite, check_state_dict,
+                         compare_state_dicts, load_checkpoint_file,
+                         load_state_dict, load_weights, save_checkpoint_file,
+                         state_dict_shapes)
+from .cli import (USER_ERRORS, UsageError, UserError, call_cli, check_device,
+                  one_line, run_cli)
+from .collect_env import collect_env, format_environment, result_environment
 from .config import (apply_global_batch_size,
                      drop_persistent_workers_without_workers,
                      launcher_world_size, use_original_size_protocol)
-from .config_check import (UnknownConfigKeyError, check_config_keys,
-                           exit_on_unknown_keys)
+from .config_check import (ConfigValueTypeError, UnknownConfigKeyError,
+                           check_config_keys, check_option_types)
 from .dist import (cpu_model_wrapper_cfg, destroy_dist_if_initialized,
                    init_cpu_dist_if_needed, setup_cfg_for_launcher)
 from .fileio import (NoSpaceError, atomic_dump_json, atomic_write_bytes,
                      atomic_write_text, check_writable, remove_temp_files)
-from .runner_setup import (add_runner_args, build_runner, load_config,
-                           parse_runner_args, use_multi_seed_test)
+from .runner_setup import (add_runner_args, build_runner, build_split_dataset,
+                           check_test_dataset, load_config, parse_runner_args,
+                           read_config, set_output_file, setup_test_cfg,
+                           use_episode_progress_bar, use_episode_visualization,
+                           use_multi_seed_test)
 from .safe_globals import (register_safe_globals,
                            safe_globals_for_runner_checkpoints)
 
@@ -31,6 +37,11 @@ __all__ = [
     'safe_globals_for_runner_checkpoints', 'setup_cfg_for_launcher',
     'NonFiniteCheckpointError', 'check_finite', 'NoSpaceError',
     'check_writable', 'remove_temp_files', 'UnknownConfigKeyError',
-    'check_config_keys', 'exit_on_unknown_keys', 'add_runner_args',
-    'build_runner', 'load_config', 'parse_runner_args', 'use_multi_seed_test'
+    'check_config_keys', 'add_runner_args', 'build_runner', 'load_config',
+    'parse_runner_args', 'use_multi_seed_test', 'InvalidCheckpointError',
+    'USER_ERRORS', 'UsageError', 'UserError', 'call_cli', 'check_device',
+    'one_line', 'run_cli', 'format_environment', 'result_environment',
+    'ConfigValueTypeError', 'check_option_types', 'build_split_dataset',
+    'check_test_dataset', 'read_config', 'set_output_file', 'setup_test_cfg',
+    'use_episode_progress_bar', 'use_episode_visualization'
 ]

@@ -24,6 +24,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
+from .cli import UserError
 from .fileio import atomic_write_bytes
 from .safe_globals import register_safe_globals
 
@@ -39,11 +40,15 @@ REMOTE_PREFIXES = ('open-mmlab:', 'openmmlab:', 'mmcls:', 'mmpretrain:',
                    'torchvision:', 'modelzoo:')
 
 
-class CheckpointMismatchError(ValueError):
+class InvalidCheckpointError(UserError):
+    """The file is not a checkpoint that can be loaded."""
+
+
+class CheckpointMismatchError(UserError):
     """The checkpoint's weights do not match the model."""
 
 
-class NonFiniteCheckpointError(ValueError):
+class NonFiniteCheckpointError(UserError):
     """The checkpoint holds NaN or infinite values."""
 
 
@@ -77,15 +82,17 @@ def load_checkpoint_file(path: PathType, trusted: bool = False) -> dict:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not a torch checkpoint, holds objects that a
-            ``weights_only`` load refuses, or is not a dict.
+        InvalidCheckpointError: the file is not a torch checkpoint, holds
+            objects that a ``weights_only`` load refuses, or is not a dict
+            (a ``ValueError``).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
     if not _is_torch_file(path):
-        raise ValueError(f'{path} is not a PyTorch checkpoint: neither a zip '
-                         'archive (torch.save) nor a pickle')
+        raise InvalidCheckpointError(
+            f'{path} is not a PyTorch checkpoint: neither a zip '
+            'archive (torch.save) nor a pickle')
     register_safe_globals()
     if trusted:
         kwargs = dict(weights_only=False)
@@ -98,16 +105,19 @@ def load_checkpoint_file(path: PathType, trusted: bool = False) -> dict:
         ckpt = torch.load(path, map_location='cpu', **kwargs)
     except pickle.UnpicklingError as e:
         if 'Unsupported global' in str(e) or 'refusing getattr' in str(e):
-            raise ValueError(
+            raise InvalidCheckpointError(
                 f'{path} holds objects that a weights_only load refuses; if '
                 'you trust the file, load it with trusted=True. '
                 f'PyTorch said: {e}') from e
-        raise ValueError(f'{path} is not a PyTorch checkpoint: {e}') from e
+        raise InvalidCheckpointError(
+            f'{path} is not a PyTorch checkpoint: {e}') from e
     except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise ValueError(f'{path} is not a PyTorch checkpoint: {e}') from e
+        raise InvalidCheckpointError(
+            f'{path} is not a PyTorch checkpoint: {e}') from e
     if not isinstance(ckpt, dict):
-        raise ValueError(f'{path} holds a {type(ckpt).__name__}, not a '
-                         'checkpoint dict')
+        raise InvalidCheckpointError(
+            f'{path} holds a {type(ckpt).__name__}, not a '
+            'checkpoint dict')
     return ckpt
 
 
@@ -126,7 +136,8 @@ def load_state_dict(filename: PathType) -> Dict[str, torch.Tensor]:
 
     Raises:
         FileNotFoundError: a local checkpoint does not exist.
-        ValueError: the file is no checkpoint or holds no state dict.
+        InvalidCheckpointError: the file is no checkpoint or holds no state
+            dict (a ``ValueError``).
     """
     filename = os.fspath(filename)
     if _is_remote(filename):
@@ -138,8 +149,9 @@ def load_state_dict(filename: PathType) -> Dict[str, torch.Tensor]:
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, Mapping) or not any(
             isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f'{filename} holds no state dict (a mapping of '
-                         'names to tensors, or one under "state_dict")')
+        raise InvalidCheckpointError(
+            f'{filename} holds no state dict (a mapping of '
+            'names to tensors, or one under "state_dict")')
     return {
         re.sub(r'^module\.', '', k): v
         for k, v in state.items() if isinstance(v, torch.Tensor)
@@ -293,7 +305,7 @@ def check_checkpoint(cfg: Config, filename: PathType) -> None:
 
     Raises:
         FileNotFoundError: the checkpoint does not exist.
-        ValueError: it is no checkpoint.
+        InvalidCheckpointError: it is no checkpoint.
         CheckpointMismatchError: its weights do not match the model.
         NonFiniteCheckpointError: it holds NaN or inf.
     """

@@ -5,6 +5,8 @@ from typing import Optional
 
 from mmengine.config import Config
 
+from .cli import UserError
+
 #: Environment variables holding the number of processes, per launcher.
 _WORLD_SIZE_ENV = dict(
     pytorch='WORLD_SIZE', slurm='SLURM_NTASKS', mpi='OMPI_COMM_WORLD_SIZE')
@@ -29,13 +31,13 @@ def apply_global_batch_size(cfg: Config, world_size: int) -> Optional[int]:
         int | None: the per-process batch size set, or None.
 
     Raises:
-        ValueError: the global batch does not divide over the processes.
+        UserError: the global batch does not divide over the processes.
     """
     total = cfg.get('global_batch_size')
     if total is None or cfg.get('train_dataloader') is None:
         return None
     if total % world_size:
-        raise ValueError(
+        raise UserError(
             f'global_batch_size={total} does not divide over {world_size} '
             'processes; choose another number of GPUs or set '
             '--cfg-options global_batch_size=<n> (or None and '
@@ -64,14 +66,14 @@ def use_original_size_protocol(cfg: Config) -> None:
     ``HSNet.predict`` makes each prediction at the size of its ground truth.
 
     Raises:
-        ValueError: the test pipeline has no ``ResizeEpisode``.
+        UserError: the test pipeline has no ``ResizeEpisode``.
     """
     resizes = [
         t for t in cfg.test_dataloader.dataset.get('pipeline', [])
         if t.get('type') == 'ResizeEpisode'
     ]
     if not resizes:
-        raise ValueError('the original-size protocol needs a ResizeEpisode '
-                         'in test_dataloader.dataset.pipeline')
+        raise UserError('the original-size protocol needs a ResizeEpisode '
+                        'in test_dataloader.dataset.pipeline')
     for t in resizes:
         t['keep_query_gt_original'] = True

@@ -1,23 +1,27 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
-"""Catch config typos before a run starts.
+"""Catch config typos and wrong-typed overrides before a run starts.
 
 mmengine builds each component with ``Type(**kwargs)``: an unknown key under
 ``--cfg-options`` (``model.foo=1``) fails late with a bare ``TypeError``
 traceback, and a misspelled top-level key (``test_dataloder.batch_size=1``)
 is never read, so the override silently does nothing.
 :func:`check_config_keys` finds both before any work starts, naming the key
-and the closest known one.
+and the closest known one. :func:`check_option_types` refuses an override
+whose type differs from the config's value (``train_cfg.max_epochs=two``).
+Both raise user errors (:class:`~hsnet_mm.utils.cli.UserError`): the tools
+print them on one line.
 """
 import difflib
 import inspect
 import re
-import sys
-from typing import Any, Optional, Set
+from typing import Any, Mapping, Optional, Set
 
 import torch.utils.data
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
+
+from .cli import UserError
 
 #: Top-level keys read outside ``Runner.from_cfg`` (Config, the Runner's
 #: model wrapping, ``tools/*.py`` and hsnet-mm).
@@ -26,8 +30,12 @@ EXTRA_TOP_LEVEL = ('custom_imports', 'runner_type', 'model_wrapper_cfg',
                    'global_batch_size', 'work_dir', 'launcher')
 
 
-class UnknownConfigKeyError(ValueError):
+class UnknownConfigKeyError(UserError):
     """A config key that no component reads."""
+
+
+class ConfigValueTypeError(UserError):
+    """A ``--cfg-options`` value whose type differs from the config's."""
 
 
 def runner_keys() -> Set[str]:
@@ -156,11 +164,73 @@ def check_config_keys(cfg: Config, cfg_options: Optional[dict] = None) -> None:
             f'{", ".join(typos)}')
 
 
-def exit_on_unknown_keys(cfg: Config,
-                         cfg_options: Optional[dict] = None) -> None:
-    """:func:`check_config_keys` for the tools: exit with the message
-    instead of a traceback."""
-    try:
-        check_config_keys(cfg, cfg_options)
-    except UnknownConfigKeyError as e:
-        sys.exit(f'error: {e}')
+def _type_name(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return 'list or tuple'
+    return 'dict' if isinstance(value, Mapping) else type(value).__name__
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    """Whether ``value`` may replace ``default``: None on either side, the
+    same type, an int for a float, a list for a tuple (and back) and any
+    mapping for a mapping. Values of other types are not checked."""
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    for kind in (int, str, (list, tuple), Mapping):
+        if isinstance(default, kind):
+            return isinstance(value, kind)
+    return True
+
+
+def _lookup(cfg: Any, key: str) -> Any:
+    """The value of the dotted ``key`` in ``cfg`` (list levels by index);
+    raise KeyError when a level is missing."""
+    node = cfg
+    for part in key.split('.'):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif (isinstance(node, (list, tuple)) and part.isdigit()
+              and int(part) < len(node)):
+            node = node[int(part)]
+        else:
+            raise KeyError(key)
+    return node
+
+
+def check_option_types(cfg: Config, cfg_options: Optional[dict]) -> None:
+    """Refuse ``--cfg-options`` values whose type differs from the value
+    the config (before the overrides) has for that key.
+
+    ``train_cfg.max_epochs=two`` (a str for an int) or
+    ``optim_wrapper.optimizer.lr=[1]`` would otherwise fail deep inside a
+    component, or run with a silently wrong setting. Keys the config does
+    not have are left to :func:`check_config_keys`.
+
+    Args:
+        cfg (Config): The config as read, before ``cfg_options`` are merged.
+        cfg_options (dict, optional): The ``--cfg-options`` overrides.
+
+    Raises:
+        ConfigValueTypeError: naming the key, the expected type and the
+            config's value.
+    """
+    tree = dict(cfg.items())
+    for key, value in (cfg_options or {}).items():
+        try:
+            default = _lookup(tree, key)
+        except KeyError:
+            continue
+        if not _same_kind(default, value):
+            raise ConfigValueTypeError(
+                f'--cfg-options {key}={_short_repr(value)}: expected '
+                f'{_type_name(default)} (the config has '
+                f'{_short_repr(default)}), got {_type_name(value)}')

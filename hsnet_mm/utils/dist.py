@@ -22,6 +22,8 @@ from typing import Any, Dict, Optional
 import torch
 import torch.distributed as torch_dist
 
+from .cli import UserError
+
 #: Environment variables that torchrun sets and the gloo init reads.
 TORCHRUN_ENV_VARS = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
 
@@ -49,8 +51,8 @@ def init_cpu_dist_if_needed(launcher: str,
 
     Raises:
         RuntimeError: ``torch.distributed`` is not available in this build.
-        KeyError: a torchrun environment variable is missing (the script was
-            not started by ``torchrun`` / ``dist_*.sh``).
+        UserError: a torchrun environment variable is missing (the script
+            was not started by ``torchrun`` / ``dist_*.sh``).
     """
     if launcher != 'pytorch' or torch.cuda.is_available():
         return False
@@ -61,8 +63,8 @@ def init_cpu_dist_if_needed(launcher: str,
         return False
     missing = [k for k in TORCHRUN_ENV_VARS if k not in os.environ]
     if missing:
-        raise KeyError(f'launcher "pytorch" needs the environment variables '
-                       f'{missing}; start the script with torchrun')
+        raise UserError(f'launcher "pytorch" needs the environment variables '
+                        f'{missing}; start the script with torchrun')
     # mmengine reads LOCAL_RANK; without CUDA its fallback divides by 0.
     os.environ.setdefault('LOCAL_RANK', os.environ['RANK'])
     kwargs = {} if timeout is None else dict(

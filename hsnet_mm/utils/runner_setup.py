@@ -1,6 +1,7 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
 """What ``tools/train.py`` and ``tools/test.py`` share: the launcher
-arguments, loading a config for a launcher, and starting a Runner.
+arguments, loading a config for a launcher, and starting a Runner; and what
+``tools/test.py`` changes in a config.
 
 A tool is then::
 
@@ -10,21 +11,32 @@ A tool is then::
     args = parse_runner_args(parser)
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
-    ...  # the tool's own changes to cfg
+    ...  # the tool's own changes to cfg, e.g. setup_test_cfg(cfg, ...)
     runner = build_runner(cfg)
+
+The checks raise user errors (:mod:`hsnet_mm.utils.cli`): a tool run by
+``run_cli`` prints them on one line.
 """
 import argparse
 import os
 import os.path as osp
+import sys
 from typing import Any, Dict, Optional, Sequence
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
-from mmseg.registry import RUNNERS
+from mmseg.registry import DATASETS, RUNNERS
 
-from .config import drop_persistent_workers_without_workers
-from .config_check import exit_on_unknown_keys
+from .checkpoint import check_checkpoint
+from .cli import UserError, one_line
+from .collect_env import format_environment, result_environment
+from .config import (drop_persistent_workers_without_workers,
+                     use_original_size_protocol)
+from .config_check import check_config_keys, check_option_types
 from .dist import init_cpu_dist_if_needed, setup_cfg_for_launcher
+from .fileio import check_writable
 from .safe_globals import register_safe_globals
 
 
@@ -59,18 +71,55 @@ def parse_runner_args(parser: argparse.ArgumentParser,
     return args
 
 
+def read_config(config: str,
+                cfg_options: Optional[Dict[str, Any]] = None) -> Config:
+    """Read a config file and merge ``--cfg-options`` into it.
+
+    Refuses, before any work, a missing or unparsable file, an override
+    whose type differs from the config's value
+    (:func:`check_option_types`) and unknown keys
+    (:func:`check_config_keys`).
+
+    Args:
+        config (str): The config file.
+        cfg_options (dict, optional): ``--cfg-options``. Defaults to None.
+
+    Returns:
+        mmengine.Config: The config.
+
+    Raises:
+        FileNotFoundError: no such file.
+        UserError: a syntax error in the file, a wrong-typed override
+            (:class:`ConfigValueTypeError`) or an unknown key
+            (:class:`UnknownConfigKeyError`).
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    try:
+        cfg = Config.fromfile(config)
+    except SyntaxError as e:
+        line = f' (line {e.lineno})' if e.lineno else ''
+        raise UserError(
+            f'config {config} has a syntax error{line}: {e.msg}') from e
+    if cfg_options:
+        check_option_types(cfg, cfg_options)
+        cfg.merge_from_dict(cfg_options)
+    check_config_keys(cfg, cfg_options)
+    return cfg
+
+
 def load_config(config: str,
                 cfg_options: Optional[Dict[str, Any]] = None,
                 launcher: str = 'none',
                 work_dir: Optional[str] = None) -> Config:
     """Read a config and prepare it for ``launcher``.
 
-    Merges ``cfg_options``, sets the launcher (gloo and a DDP wrapper
-    without ``device_ids`` on CPU-only machines, see
+    Merges ``cfg_options`` (:func:`read_config`: typos, unknown keys and
+    wrong-typed values are refused first), sets the launcher (gloo and a DDP
+    wrapper without ``device_ids`` on CPU-only machines, see
     :func:`setup_cfg_for_launcher`), chooses ``work_dir`` (argument >
     config > ``./work_dirs/<config name>``) and turns off persistent workers
-    of loaders without workers. Unknown config keys (a typo in the file or
-    in ``cfg_options``) exit with a clear message first.
+    of loaders without workers.
 
     Args:
         config (str): The config file.
@@ -81,10 +130,7 @@ def load_config(config: str,
     Returns:
         mmengine.Config: The config.
     """
-    cfg = Config.fromfile(config)
-    if cfg_options is not None:
-        cfg.merge_from_dict(cfg_options)
-    exit_on_unknown_keys(cfg, cfg_options)  # typos, before any work
+    cfg = read_config(config, cfg_options)
     cfg = setup_cfg_for_launcher(cfg, launcher)
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -102,7 +148,8 @@ def build_runner(cfg: Config) -> Runner:
     ``weights_only=True``) and, for a CPU ``pytorch`` launch, starts gloo
     itself (mmengine would call ``torch.cuda.set_device``); the Runner then
     skips its own ``init_dist``. ``cfg.runner_type`` selects a registered
-    runner class, as in mmseg.
+    runner class, as in mmseg. The log then records the versions and the
+    device that decide the numbers (:func:`result_environment`).
 
     Args:
         cfg (mmengine.Config): A config from :func:`load_config`.
@@ -115,8 +162,13 @@ def build_runner(cfg: Config) -> Runner:
         cfg.get('launcher', 'none'),
         (cfg.get('env_cfg') or {}).get('dist_cfg', {}).get('timeout'))
     if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    print_log(
+        'result environment: ' + format_environment(result_environment()),
+        logger=runner.logger)
+    return runner
 
 
 def use_multi_seed_test(cfg: Config, seeds: Sequence[int]) -> None:
@@ -137,3 +189,137 @@ def use_multi_seed_test(cfg: Config, seeds: Sequence[int]) -> None:
         fp16=test_cfg.get('fp16', False))
     cfg.test_dataloader.dataset.episode_seed = int(seeds[0])
     cfg.test_dataloader.persistent_workers = False
+
+
+def set_output_file(cfg: Config, out: str) -> None:
+    """Make the FewShotMetric(s) of ``test_evaluator`` write ``out``.
+
+    Raises:
+        UserError: ``test_evaluator`` has no FewShotMetric.
+    """
+    evaluator = cfg.test_evaluator
+    metrics = evaluator if isinstance(evaluator, list) else [evaluator]
+    metrics = [m for m in metrics if m.get('type') == 'FewShotMetric']
+    if not metrics:
+        raise UserError('--out needs a FewShotMetric in test_evaluator')
+    for metric in metrics:
+        metric['output_file'] = out
+
+
+def use_episode_visualization(cfg: Config, show_dir: str) -> None:
+    """Draw one PNG per test episode into ``show_dir``
+    (``EpisodeVisualizationHook``, keeping the config's settings of one)."""
+    vis = cfg.default_hooks.get('visualization')
+    if vis is None or vis.get('type') != 'EpisodeVisualizationHook':
+        vis = dict(type='EpisodeVisualizationHook')
+    vis.update(draw=True, out_dir=show_dir)
+    cfg.default_hooks.visualization = vis
+
+
+def use_episode_progress_bar(cfg: Config) -> None:
+    """Show a progress bar instead of the periodic ``Iter(test) [i/n]`` log
+    lines, which would break it; the final metrics line is still logged."""
+    cfg.custom_hooks = list(cfg.get(
+        'custom_hooks', [])) + [dict(type='EpisodeProgressBarHook')]
+    if cfg.default_hooks.get('logger') is not None:
+        cfg.default_hooks.logger.interval = sys.maxsize
+
+
+def build_split_dataset(cfg: Config, split: str = 'test') -> Any:
+    """Build the dataset of ``cfg.<split>_dataloader``, naming the reason
+    when the config's data cannot make one (missing data, a shot count
+    larger than a class's images allow, unknown classes...).
+
+    Args:
+        cfg (mmengine.Config): The config.
+        split (str): 'train', 'val' or 'test'. Defaults to 'test'.
+
+    Returns:
+        The dataset.
+
+    Raises:
+        UserError: no such dataloader, or the dataset cannot be built.
+    """
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader:
+        raise UserError(f'config {cfg.filename} has no {split}_dataloader')
+    try:
+        with DefaultScope.overwrite_default_scope(
+                cfg.get('default_scope', 'mmseg')):
+            return DATASETS.build(loader['dataset'])
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        raise UserError(f'{split} dataset: {one_line(err)}') from err
+
+
+def check_test_dataset(cfg: Config) -> None:
+    """Build the test dataset once, so that an impossible episode set
+    fails before the Runner writes a file (:func:`build_split_dataset`).
+    The build reads only the split lists, no image.
+
+    Raises:
+        UserError: the dataset cannot be built from the config, with the
+            reason.
+    """
+    build_split_dataset(cfg, 'test')
+
+
+def setup_test_cfg(cfg: Config,
+                   checkpoint: str,
+                   out: Optional[str] = None,
+                   show_dir: Optional[str] = None,
+                   shot: Optional[int] = None,
+                   original_size: bool = False,
+                   episodes: Optional[int] = None,
+                   seeds: Optional[Sequence[int]] = None,
+                   amp: bool = False) -> None:
+    """Prepare a config for ``tools/test.py``, refusing bad input before
+    anything is written.
+
+    Checks that the outputs can be written and that ``checkpoint`` loads
+    strictly into the model (the Runner would only warn and score a partly
+    random model; the check builds the model on the meta device, the Runner
+    builds it once), applies the options, builds the test dataset once
+    (:func:`check_test_dataset`), and adds the episode pictures and the
+    progress bar.
+
+    Args:
+        cfg (mmengine.Config): A config from :func:`load_config`, changed
+            in place.
+        checkpoint (str): The weights to test.
+        out (str, optional): ``--out``: the per-episode JSON (one run; with
+            ``seeds`` the tool writes the seeds' file). Defaults to None.
+        show_dir (str, optional): ``--show-dir``: one PNG per episode.
+            Defaults to None.
+        shot (int, optional): The number of supports. Defaults to None
+            (the config's).
+        original_size (bool): Evaluate at the original query size.
+            Defaults to False.
+        episodes (int, optional): The number of test episodes. Defaults to
+            None (the config's).
+        seeds (Sequence[int], optional): Test once per episode seed
+            (:func:`use_multi_seed_test`). Defaults to None.
+        amp (bool): Run the model under autocast. Defaults to False.
+
+    Raises:
+        UserError: an unwritable output, a missing or mismatching
+            checkpoint, or an impossible test dataset, with the reason.
+    """
+    check_writable(out, show_dir, cfg.work_dir)
+    check_checkpoint(cfg, checkpoint)
+    cfg.load_from = checkpoint
+    if shot is not None:
+        cfg.test_dataloader.dataset.shot = shot
+    if original_size:
+        use_original_size_protocol(cfg)
+    if episodes is not None:
+        cfg.test_dataloader.dataset.num_episodes = episodes
+    if seeds is not None:
+        use_multi_seed_test(cfg, seeds)
+    if amp:
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
+    check_test_dataset(cfg)
+    if out is not None and seeds is None:
+        set_output_file(cfg, out)
+    if show_dir is not None:
+        use_episode_visualization(cfg, show_dir)
+    use_episode_progress_bar(cfg)

@@ -11,6 +11,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from hsnet_mm.apis import init_model
+from hsnet_mm.utils import call_cli
 from tests.apis.episode_helpers import box_mask, image, tiny_files
 from tests.demo.demo_loader import load_demo
 from tests.helpers import REPO_ROOT, tiny_hsnet_cfg
@@ -66,8 +67,10 @@ def test_options_anywhere(files):
 
 
 def _run(demo, files, out, capsys, support=None, ckpt=None, query=None):
+    """``main`` in the tools' error boundary (``run_cli`` without the
+    exit)."""
     support = support or [files['s0'], files['m0']]
-    code = demo.main([
+    code = call_cli(demo.main, [
         query or files['q0'], '--support', *support, files['cfg'], ckpt
         or files['ckpt'], '--out-dir',
         str(out)
@@ -104,9 +107,11 @@ def test_cli_refusals_write_nothing(files, tmp_path, capsys):
     import re
     for kwargs, pattern in cases:
         code, err = _run(demo, files, out, capsys, **kwargs)
-        assert code == 1 and re.search(pattern, err), (kwargs, err)
+        assert code == 2 and re.search(pattern, err), (kwargs, err)
+        assert err.startswith('image_demo.py: error: ') and len(
+            err.splitlines()) == 1, err
         assert not out.exists(), kwargs
     blocker = tmp_path / 'file'
     blocker.write_text('x')
     code, err = _run(demo, files, blocker / 'out', capsys)
-    assert code == 1 and '--out-dir' in err and 'not writable' in err
+    assert code == 2 and '--out-dir' in err and 'not writable' in err

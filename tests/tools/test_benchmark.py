@@ -24,6 +24,10 @@ def test_compare_stages_json(run_tool, ok, tiny_config, tmp_path):
             r['stages_ms']) == {'backbone', 'neck', 'encoder', 'decode_head'}
         assert sum(r['stages_ms'].values()) <= r['max_ms'] * 1.01
     assert result['speedup'] == ref['median_ms'] / fast['median_ms']
+    # the versions and the device that decide the numbers
+    assert result['environment']['torch'].startswith(
+        __import__('torch').__version__.split('+')[0])
+    assert 'Pillow' in result['environment']
 
 
 @pytest.mark.slow

@@ -2,7 +2,9 @@
 import json
 import sys
 
+import PIL
 import pytest
+import torch
 
 from tests.helpers import REPO_ROOT
 
@@ -30,7 +32,10 @@ def test_table(tiny_config, calibrated_checkpoint, run_tool, ok, tmp_path):
             str(out)
         ]))
     table = json.loads(out.read_text())
-    assert list(table) == list(VARIANTS)
+    assert list(table) == [*VARIANTS, 'environment']
+    env = table['environment']  # the versions that decide the numbers
+    assert env['torch'] == torch.__version__ and env['Pillow'] == (
+        PIL.__version__)
     for name in VARIANTS:
         assert name in stdout
     assert table['all background']['mIoU'] == 0
@@ -40,4 +45,5 @@ def test_table(tiny_config, calibrated_checkpoint, run_tool, ok, tmp_path):
         str(tiny_config),
         str(tmp_path / 'missing.pth')
     ])
-    assert res.returncode == 1 and 'not found' in res.stderr
+    assert res.returncode == 2 and 'not found' in res.stderr
+    assert 'Traceback' not in res.stderr

@@ -54,15 +54,16 @@ def test_refusals_write_nothing(tmp_path):
     torch.save(official, src)
     dst = tmp_path / 'out.pth'
     res = run(src, dst, '--backbone', 'resnet101')
-    assert res.returncode == 1 and 'wrong --backbone' in res.stderr
+    assert res.returncode == 2 and 'wrong --backbone' in res.stderr
     official['extra.weight'] = torch.zeros(1)
     torch.save(official, src)
     res = run(src, dst, '--backbone', 'resnet50')
-    assert res.returncode == 1 and 'not official HSNet keys' in res.stderr
+    assert res.returncode == 2 and 'not official HSNet keys' in res.stderr
     (tmp_path / 'junk.pt').write_text('not a checkpoint')
     res = run(tmp_path / 'junk.pt', dst, '--backbone', 'resnet50')
-    assert res.returncode == 1 and 'not a PyTorch checkpoint' in res.stderr
+    assert res.returncode == 2 and 'not a PyTorch checkpoint' in res.stderr
     res = run(tmp_path / 'missing.pt', dst, '--backbone', 'resnet50')
-    assert res.returncode == 1 and 'not found' in res.stderr
+    assert res.returncode == 2 and 'not found' in res.stderr
+    assert 'Traceback' not in res.stderr
     assert not dst.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ['junk.pt', 'r50.pt']

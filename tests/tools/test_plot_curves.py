@@ -20,7 +20,7 @@ def test_plot_curves_writes_png(trained, run_tool, ok, tmp_path):
 def test_plot_curves_without_log_fails_clearly(run_tool, tmp_path):
     (tmp_path / '20240101_000000' / 'vis_data').mkdir(parents=True)
     proc = run_tool(['tools/analysis_tools/plot_curves.py', str(tmp_path)])
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert 'no scalar log' in proc.stderr
     assert 'Traceback' not in proc.stderr
     assert list(tmp_path.glob('*.png')) == []

@@ -4,10 +4,12 @@ import json
 import re
 
 import cv2
+import PIL
 import pytest
 import torch
 
 from hsnet_mm.evaluation import format_summary, rescore_episodes
+from hsnet_mm.utils import format_environment, result_environment
 from tests.mounts import small_tmpfs
 
 SUMMARY = re.compile(r'^mIoU: (\d+\.\d\d)  FB-IoU: (\d+\.\d\d)  '
@@ -48,6 +50,19 @@ def test_summary_out_and_show_dir(tiny_config, calibrated_checkpoint, run_tool,
         assert len(e['support_names']) == 2 and e['shot'] == 2
         assert e['query_name'] not in e['support_names']
         assert {'class_id', 'I_fg', 'U_fg', 'I_bg', 'U_bg'} <= set(e)
+    # the versions and the device that decide the numbers, in the file and
+    # in the test log
+    env = result_environment()
+    assert data['environment'] == env
+    assert data['environment']['Pillow'] == PIL.__version__
+    assert {
+        'torch', 'mmcv', 'mmseg', 'mmengine', 'numpy', 'opencv', 'jpeg', 'cpu',
+        'cuda_device'
+    } <= set(data['environment'])
+    logs = list((tmp_path / 'work_dir').glob('*/*.log'))
+    assert len(logs) == 1
+    assert f'result environment: {format_environment(env)}' in logs[
+        0].read_text()
 
     # --show-dir: one PNG per episode: 2 supports, prediction, ground truth
     pngs = sorted(show_dir.glob('*.png'))

@@ -4,6 +4,7 @@ import json
 import re
 
 import numpy as np
+import PIL
 import pytest
 
 from hsnet_mm.evaluation import rescore_episodes
@@ -50,6 +51,8 @@ def test_seeds_report_out_and_seed_replay(tiny_config, calibrated_checkpoint,
     runs = data['runs']
     assert [r['seed'] for r in runs] == [0, 5, 9]
     assert data['num_episodes'] == 7 and data['shot'] == 1
+    assert data['environment']['Pillow'] == PIL.__version__
+    assert plain['environment'] == data['environment']
     # seed 0 is the plain run, episode for episode
     assert runs[0]['episodes'] == plain['episodes']
     assert runs[0]['mIoU'] == pytest.approx(plain['metrics']['mIoU'])

@@ -178,7 +178,7 @@ def test_config_typos_stop_before_any_work(tiny_config, run_tool, tmp_path):
         str(tiny_config), '--work-dir',
         str(tmp_path / 'wd'), '--cfg-options', 'model.foo=1'
     ])
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "HSNet (model) has no argument 'foo'" in proc.stderr
     assert 'Traceback' not in proc.stderr
     assert not (tmp_path / 'wd').exists()  # nothing written

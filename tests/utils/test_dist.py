@@ -9,8 +9,8 @@ import torch
 import torch.multiprocessing as mp
 from mmengine import Config
 
-from hsnet_mm.utils import (cpu_model_wrapper_cfg, init_cpu_dist_if_needed,
-                            setup_cfg_for_launcher)
+from hsnet_mm.utils import (UserError, cpu_model_wrapper_cfg,
+                            init_cpu_dist_if_needed, setup_cfg_for_launcher)
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,7 +68,7 @@ def test_init_cpu_dist_skips_and_errors(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     for key in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
         monkeypatch.delenv(key, raising=False)
-    with pytest.raises(KeyError, match='torchrun'):
+    with pytest.raises(UserError, match='torchrun'):
         init_cpu_dist_if_needed('pytorch')
 
 

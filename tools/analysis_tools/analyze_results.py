@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -26,6 +25,7 @@ from matplotlib.figure import Figure  # no pyplot: no display, no state
 from PIL import Image
 
 from hsnet_mm.evaluation.functional import accumulate_episodes, class_ious
+from hsnet_mm.utils import UserError, one_line, run_cli
 
 #: (class name, mean IoU, low, high) of one bar.
 Bar = Tuple[str, float, float, float]
@@ -64,7 +64,7 @@ def load_results(path: str, seed=None) -> Tuple[List[Bar], List[dict]]:
     """The per-class bars and the episodes (of one seed) of a results file.
 
     Raises:
-        ValueError: the file is neither kind of results, or has no such
+        UserError: the file is neither kind of results, or has no such
             seed.
     """
     with open(path, encoding='utf-8') as f:
@@ -76,7 +76,7 @@ def load_results(path: str, seed=None) -> Tuple[List[Bar], List[dict]]:
         if seed is None:
             seed = int(data['runs'][0]['seed'])
         if seed not in runs:
-            raise ValueError(f'{path} has seeds {sorted(runs)}, not {seed}')
+            raise UserError(f'{path} has seeds {sorted(runs)}, not {seed}')
         return bars, runs[seed]['episodes']
     if isinstance(data, dict) and 'episodes' in data:
         episodes = data['episodes']
@@ -86,8 +86,8 @@ def load_results(path: str, seed=None) -> Tuple[List[Bar], List[dict]]:
         ious = class_ious(accumulate_episodes(episodes, ids))
         return [(str(c), v, v, v)
                 for c, v in zip(ids, ious.tolist())], episodes
-    raise ValueError(f'{path} is not a tools/test.py --out file (expected '
-                     '"episodes", or "runs" and "summary")')
+    raise UserError(f'{path} is not a tools/test.py --out file (expected '
+                    '"episodes", or "runs" and "summary")')
 
 
 def episode_iou(record: Dict) -> float:
@@ -152,8 +152,9 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     try:
         bars, episodes = load_results(args.results, args.seed)
-    except (OSError, ValueError, KeyError) as err:
-        sys.exit(f'error: {err}')
+    except (json.JSONDecodeError, KeyError) as err:  # the file's content
+        raise UserError(f'{args.results} is not a tools/test.py --out file: '
+                        f'{one_line(err)}') from err
     out_dir = args.out_dir or osp.dirname(osp.abspath(args.results))
     os.makedirs(out_dir, exist_ok=True)
     chart = osp.join(out_dir, 'class_iou.png')
@@ -168,11 +169,7 @@ def main(argv=None) -> None:
         print(f'{name} episodes (IoU): {listed}')
         if args.show_dir is not None:
             path = osp.join(out_dir, f'{name}_episodes.png')
-            try:
-                draw_gallery(recs, args.show_dir, f'{name} {num} episodes',
-                             path)
-            except FileNotFoundError as err:
-                sys.exit(f'error: {err}')
+            draw_gallery(recs, args.show_dir, f'{name} {num} episodes', path)
             print(f'{name} episodes gallery: {path}')
     weak = [(n, m) for n, m, _, _ in bars if m < args.threshold]
     print(f'{len(weak)} of {len(bars)} classes below IoU {args.threshold:g}' +
@@ -181,4 +178,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -28,7 +28,6 @@ Examples::
 import argparse
 import ctypes
 import gc
-import inspect
 import json
 import statistics
 import sys
@@ -45,8 +44,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import hsnet_mm  # noqa: F401  (registers the components)
-from hsnet_mm.models.layers import vote_kshot
-from hsnet_mm.utils import atomic_dump_json, load_weights
+from hsnet_mm.models.segmentors import vote_kshot
+from hsnet_mm.utils import (atomic_dump_json, call_cli, load_weights,
+                            result_environment)
 
 STAGES = ('backbone', 'neck', 'encoder', 'decode_head')
 
@@ -132,23 +132,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_model(cfg: Config, impl: str, args) -> torch.nn.Module:
     """The config's model with ``impl`` and random (or loaded) weights.
 
-    The reference side is the straightforward model, as the official code
-    runs: ResNet convs and BatchNorms apart on NCHW activations
-    (``fold_bn=False, channels_last=False``) and all pairs of a batch
-    through the neck and encoder at once.
+    The reference side is the model's reference execution policy
+    (``model.impl='reference'``, :mod:`hsnet_mm.models.execution_policy`),
+    the straightforward model as the official code runs it.
     """
     model_cfg = cfg.model.copy()
     model_cfg.backbone = dict(model_cfg.backbone, init_cfg=None)
-    backbone_cls = MODELS.get(model_cfg.backbone['type'])
-    backbone_args = inspect.signature(backbone_cls.__init__).parameters
-    for name in ('fold_bn', 'channels_last'):
-        if name in backbone_args:
-            model_cfg.backbone[name] = impl != 'reference'
-    model_cfg.neck = dict(model_cfg.neck, impl=impl)
-    model_cfg.encoder = dict(model_cfg.encoder, impl=impl)
+    model_cfg.impl = impl
     model_cfg.with_cp = args.with_cp
-    if impl == 'reference':
-        model_cfg.pair_chunk = args.batch_size * args.shot
     torch.manual_seed(args.seed)
     model = MODELS.build(model_cfg)
     if args.checkpoint:
@@ -428,9 +419,12 @@ def main(argv=None) -> int:
                 result['speedup_correlation_encoder'] = r
                 print(f'speed-up correlation + 4D encoder: {r:.2f}x')
     if args.out:
-        atomic_dump_json(args.out, json.loads(json.dumps(result)))
+        atomic_dump_json(
+            args.out,
+            json.loads(
+                json.dumps(dict(result, environment=result_environment()))))
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(call_cli(main))

@@ -13,12 +13,13 @@ import argparse
 import os.path as osp
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
-from mmseg.registry import DATASETS
+
+from hsnet_mm.utils import build_split_dataset, read_config, run_cli
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Browse episodes')
     parser.add_argument('config', help='config file')
     parser.add_argument(
@@ -36,7 +37,10 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config settings, key=value')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.num < 1:
+        parser.error(f'--num must be >= 1, got {args.num}')
+    return args
 
 
 def episode_arrays(packed: dict) -> dict:
@@ -54,19 +58,14 @@ def episode_arrays(packed: dict) -> dict:
         gt_mask=gt)
 
 
-def main() -> None:
-    args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cfg = read_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     # Imported here, after the config: registers the datasets.
     import hsnet_mm.datasets  # noqa: F401
     from hsnet_mm.visualization import save_episode_png
-    loader_cfg = cfg.get(f'{args.split}_dataloader')
-    if not loader_cfg:
-        raise KeyError(f'{args.config} has no {args.split}_dataloader')
-    dataset = DATASETS.build(loader_cfg['dataset'])
+    dataset = build_split_dataset(cfg, args.split)
     classes = dataset.metainfo.get('classes', ())
     for i in range(min(args.num, len(dataset))):
         packed = dataset[i]
@@ -81,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -18,7 +18,6 @@ Example::
         configs/hsnet/hsnet_r18_synthetic_1shot.py work_dirs/demo/best.pth
 """
 import argparse
-import sys
 from typing import Dict, List, Tuple
 
 import torch
@@ -32,7 +31,9 @@ from mmengine.structures import PixelData
 
 import hsnet_mm  # noqa: F401  (registers the components)
 from hsnet_mm.apis import init_model
-from hsnet_mm.utils import atomic_dump_json
+from hsnet_mm.utils import (UserError, atomic_dump_json, check_test_dataset,
+                            check_writable, read_config, result_environment,
+                            run_cli)
 
 VARIANTS = ('model', 'support of another class', 'untrained', 'all foreground',
             'all background')
@@ -62,8 +63,8 @@ def other_class_order(class_ids: List[int],
         j = next((k % len(pool_ids) for k in range(i + 1, i + len(pool_ids))
                   if pool_ids[k % len(pool_ids)] != c), None)
         if j is None:
-            raise ValueError('supports of another class need episodes of at '
-                             'least two classes')
+            raise UserError('supports of another class need episodes of at '
+                            'least two classes')
         order.append(j)
     return order
 
@@ -85,8 +86,8 @@ def spare_episodes(dataset, preprocess) -> Tuple[dict, List[int]]:
     other = next((j for j in range(1, len(dataset))
                   if dataset.get_data_info(j)['class_id'] != ids[0]), None)
     if other is None:
-        raise ValueError('supports of another class need episodes of at '
-                         'least two classes')
+        raise UserError('supports of another class need episodes of at '
+                        'least two classes')
     ids.append(dataset.get_data_info(other)['class_id'])
     data = preprocess(pseudo_collate([dataset[0], dataset[other]]), False)
     return data['inputs'], ids
@@ -137,24 +138,21 @@ def evaluate_all(cfg: Config, checkpoint: str,
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
+    check_writable(args.out)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
+    check_test_dataset(cfg)  # missing data or an impossible episode set
     # the table below replaces the metric's per-variant logs
     MMLogger.get_instance('few_shot_baselines', log_level='WARNING')
-    try:
-        table = evaluate_all(cfg, args.checkpoint, args.seed)
-    except (FileNotFoundError, ValueError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    table = evaluate_all(cfg, args.checkpoint, args.seed)
     print(f'\n{"":<26}{"mIoU":>8}{"FB-IoU":>9}')
     for name, metrics in table.items():
         print(f'{name:<26}{metrics["mIoU"]:>8.2f}{metrics["FB-IoU"]:>9.2f}')
     if args.out:
-        atomic_dump_json(args.out, table)
+        atomic_dump_json(args.out,
+                         dict(table, environment=result_environment()))
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

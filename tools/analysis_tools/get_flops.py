@@ -30,6 +30,7 @@ from mmseg.registry import MODELS
 from torch.utils.flop_counter import FlopCounterMode
 
 import hsnet_mm  # noqa: F401  (registers the components)
+from hsnet_mm.utils import call_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -78,8 +79,7 @@ def main(argv=None) -> int:
     init_default_scope('mmseg')
     cfg = Config.fromfile(args.config)
     cfg.model.backbone = dict(cfg.model.backbone, init_cfg=None)
-    cfg.model.neck = dict(cfg.model.neck, impl=args.impl)
-    cfg.model.encoder = dict(cfg.model.encoder, impl=args.impl)
+    cfg.model.impl = args.impl
     model = MODELS.build(cfg.model).eval()
     flops = count_stages(model, args.shot, args.img_size)
     total = sum(flops.values())
@@ -99,4 +99,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(call_cli(main))

@@ -13,13 +13,14 @@ import argparse
 import glob
 import json
 import os.path as osp
-import sys
 from typing import Dict, List, Tuple
 
 import matplotlib
 
 matplotlib.use('Agg')  # no display needed; before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
+
+from hsnet_mm.utils import UserError, run_cli  # noqa: E402
 
 Series = Dict[str, List[Tuple[int, float]]]
 
@@ -116,17 +117,10 @@ def plot(series: Series, out: str, title: str) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        logs = find_scalar_logs(args.work_dir, args.all_runs)
-    except FileNotFoundError as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    logs = find_scalar_logs(args.work_dir, args.all_runs)
     series = read_series(logs)
     if not series['loss'] and not series['mIoU']:
-        print(
-            f'error: {", ".join(logs)} holds no loss or mIoU record',
-            file=sys.stderr)
-        return 1
+        raise UserError(f'{", ".join(logs)} holds no loss or mIoU record')
     out = args.out
     if out is None:
         root = args.work_dir if osp.isdir(args.work_dir) else osp.dirname(
@@ -141,4 +135,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

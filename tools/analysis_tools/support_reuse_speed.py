@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from hsnet_mm.apis import inference_episode, init_model
+from hsnet_mm.utils import check_device, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,7 +39,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar=('H', 'W'),
         help='size of the test images')
     parser.add_argument('--device', default='cpu')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name in ('queries', 'repeat'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name} must be >= 1')
+    if min(args.shots) < 1 or min(args.size) < 1:
+        parser.error('--shots and --size must be >= 1')
+    return args
 
 
 def _best_pair(fn_a, fn_b, repeat: int) -> Tuple[float, float]:
@@ -58,6 +65,7 @@ def _best_pair(fn_a, fn_b, repeat: int) -> Tuple[float, float]:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    check_device(args.device)
     cfg_options = None
     if args.checkpoint is None:  # no download of pretrained weights
         cfg_options = {'model.backbone.init_cfg': None}
@@ -103,4 +111,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -37,8 +37,10 @@ from typing import Dict, List, Tuple
 import numpy as np
 from PIL import Image
 
-from hsnet_mm.datasets.convert_utils import (clean_temp_files, reading,
+from hsnet_mm.datasets.convert_utils import (CorruptFileError,
+                                             clean_temp_files, reading,
                                              run_parallel, save_png)
+from hsnet_mm.utils import UserError, run_cli
 from hsnet_mm.utils.fileio import atomic_dump_json
 
 SPLITS = dict(train2014='trn', val2014='val')
@@ -80,8 +82,8 @@ def render_one(task: Tuple[str, int, int, List[tuple]],
         for cls, segm, _ in sorted(anns, key=lambda a: -a[2]):
             region = decode_segmentation(segm, h, w)
             if region.shape != (h, w):
-                raise ValueError(f'{rel}: an annotation decodes to '
-                                 f'{region.shape}, the image is {(h, w)}')
+                raise UserError(f'{rel}: an annotation decodes to '
+                                f'{region.shape}, the image is {(h, w)}')
             mask[region] = cls + 1
         save_png(out, mask)
     values, counts = np.unique(mask, return_counts=True)
@@ -94,8 +96,8 @@ def build_tasks(ann_file: str, subdir: str) -> List[tuple]:
         coco = json.load(f)
     cat_ids = sorted(c['id'] for c in coco['categories'])
     if len(cat_ids) != 80:
-        raise ValueError(f'{ann_file} has {len(cat_ids)} categories, '
-                         f'expected the 80 of COCO')
+        raise UserError(f'{ann_file} has {len(cat_ids)} categories, '
+                        f'expected the 80 of COCO')
     contiguous = {cat: i for i, cat in enumerate(cat_ids)}
     anns = defaultdict(list)
     for a in coco['annotations']:
@@ -136,7 +138,7 @@ def write_lists(split_dir: str,
             osp.join(split_dir, split, f'fold{fold}.json'), lists, indent=None)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='COCO-20i class-index masks and split lists')
     parser.add_argument(
@@ -172,12 +174,15 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=os.cpu_count() or 1,
         help='worker processes')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
-    _mask_api()  # fail early without pycocotools
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    try:
+        _mask_api()  # fail early without pycocotools
+    except ImportError as err:
+        raise UserError(str(err)) from err
     out_root = args.out_dir or osp.join(args.coco_root, 'annotations')
     split_dir = args.split_dir or osp.join(args.coco_root, 'splits', 'coco')
     for subdir in args.subsets:
@@ -198,4 +203,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, user_errors=(CorruptFileError, ))

@@ -26,9 +26,11 @@ from typing import List, Tuple
 import numpy as np
 from PIL import Image
 
-from hsnet_mm.datasets.convert_utils import (clean_temp_files, copy_file,
+from hsnet_mm.datasets.convert_utils import (CorruptFileError,
+                                             clean_temp_files, copy_file,
                                              reading, report_skipped,
                                              run_parallel, save_png)
+from hsnet_mm.utils import UserError, run_cli
 
 
 def convert_one(task: Tuple[str, str], src: str, out: str, link: bool) -> str:
@@ -68,7 +70,7 @@ def find_pairs(src: str) -> Tuple[List[Tuple[str, str]], List[str]]:
     return pairs, lonely
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Normalise FSS-1000')
     parser.add_argument('src', help='extracted fewshot_data folder')
     parser.add_argument(
@@ -91,16 +93,16 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='skip masks that cannot be read and list them at the end '
         '(default: stop at the first, naming it)')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
     if not osp.isdir(args.src):
         raise FileNotFoundError(f'{args.src} is not a folder')
     if osp.abspath(args.src) == osp.abspath(args.out_dir):
-        raise ValueError('--out-dir must differ from SRC (sources are never '
-                         'modified)')
+        raise UserError('--out-dir must differ from SRC (sources are never '
+                        'modified)')
     clean_temp_files(args.out_dir)
     pairs, lonely = find_pairs(args.src)
     for path in lonely:
@@ -123,4 +125,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, user_errors=(CorruptFileError, ))

@@ -29,9 +29,11 @@ from typing import Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from hsnet_mm.datasets.convert_utils import (clean_temp_files, reading,
+from hsnet_mm.datasets.convert_utils import (CorruptFileError,
+                                             clean_temp_files, reading,
                                              report_skipped, run_parallel,
                                              save_png)
+from hsnet_mm.utils import run_cli
 
 
 def read_voc_mask(path: str) -> np.ndarray:
@@ -67,7 +69,7 @@ def convert_one(task: Tuple[str, Optional[str], Optional[str]],
     return 'done'
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Build SegmentationClassAug (VOC2012 + SBD) for '
         'PASCAL-5i')
@@ -88,11 +90,11 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='skip source files that cannot be read and list them at the '
         'end (default: stop at the first, naming it)')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
     voc_dir = osp.join(args.voc_root, 'SegmentationClass')
     if not osp.isdir(voc_dir):
         raise FileNotFoundError(f'{voc_dir} is missing: VOC_ROOT must be the '
@@ -122,4 +124,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, user_errors=(CorruptFileError, ))

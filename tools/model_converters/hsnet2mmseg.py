@@ -14,13 +14,13 @@ loads strictly into the model of ``configs/_base_/models/hsnet_<bb>.py``.
 """
 import argparse
 import os.path as osp
-import sys
 
 from mmengine.config import Config
 
 import hsnet_mm
 from hsnet_mm.models.official_checkpoint import convert_official_state_dict
-from hsnet_mm.utils import (build_model_skeleton, load_state_dict,
+from hsnet_mm.utils import (UserError, build_model_skeleton, check_writable,
+                            load_state_dict, one_line, run_cli,
                             save_checkpoint_file, state_dict_shapes)
 
 CONFIG_DIR = osp.join(
@@ -52,15 +52,15 @@ def expected_shapes(backbone: str) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_writable(args.dst)
+    # the official files keep DataParallel's "module." prefix, which
+    # load_state_dict strips
+    official = load_state_dict(args.src)
+    expected = expected_shapes(args.backbone)
     try:
-        # the official files keep DataParallel's "module." prefix, which
-        # load_state_dict strips
-        official = load_state_dict(args.src)
-        state, dropped = convert_official_state_dict(
-            official, expected_shapes(args.backbone))
-    except (FileNotFoundError, ValueError, KeyError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+        state, dropped = convert_official_state_dict(official, expected)
+    except (ValueError, KeyError) as err:  # not an official file's keys
+        raise UserError(f'{args.src}: {one_line(err)}') from err
     meta = dict(
         converted_from=osp.abspath(args.src),
         backbone=args.backbone,
@@ -75,4 +75,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

@@ -1,4 +1,9 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
 from .multi_seed_test_loop import MultiSeedTestLoop
+from .report import (dump_seed_results, episode_set_info, format_test_report,
+                     is_multi_seed, seed_results)
 
-__all__ = ['MultiSeedTestLoop']
+__all__ = [
+    'MultiSeedTestLoop', 'dump_seed_results', 'episode_set_info',
+    'format_test_report', 'is_multi_seed', 'seed_results'
+]

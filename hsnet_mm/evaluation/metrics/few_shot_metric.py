@@ -18,7 +18,7 @@ from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
 from ...structures import IGNORE_INDEX
-from ...utils import atomic_write_text
+from ...utils import atomic_write_text, result_environment
 from ..functional import (accumulate_episodes, class_ious,
                           episode_intersect_union, fold_class_names,
                           format_summary, scores_from_accumulated)
@@ -208,7 +208,9 @@ class FewShotMetric(BaseMetric):
         """Write the per-episode records to ``self.output_file``.
 
         A JSON object with ``fold``, ``fold_class_ids``, ``metrics``,
-        ``num_episodes`` and ``episodes`` (one record a line, by index).
+        ``num_episodes``, ``environment`` (the versions and the device that
+        decide the numbers, :func:`~hsnet_mm.utils.result_environment`) and
+        ``episodes`` (one record a line, by index).
         """
         records = list(results)
         if all(isinstance(r.get('episode_idx'), int) for r in records):
@@ -218,7 +220,8 @@ class FewShotMetric(BaseMetric):
                 fold=fold,
                 fold_class_ids=fold_class_ids,
                 metrics=metrics,
-                num_episodes=len(records)))
+                num_episodes=len(records),
+                environment=result_environment()))
         lines = ',\n'.join(json.dumps(r) for r in records)
         atomic_write_text(self.output_file,
                           f'{head[:-1]}, "episodes": [\n{lines}\n]}}\n')

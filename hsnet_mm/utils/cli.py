@@ -1,0 +1,160 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""The error boundary of every command-line tool.
+
+A *user error* -- a bad argument, a missing file or folder, a config typo
+or unknown key, a wrong-typed ``--cfg-options`` value, no CUDA for
+``--device cuda`` -- ends a tool with one line on stderr::
+
+    test.py: error: checkpoint file not found: work_dirs/x.pth
+
+and exit code 2 (argparse's code for a bad command line). Any other
+exception is a bug: it propagates and Python prints its traceback (exit
+code 1).
+
+What counts as a user error: :class:`UserError` (the package raises it,
+or a subclass, from its argument, config, checkpoint and data checks),
+the ``OSError`` subclasses that name a path the user gave
+(:data:`USER_ERRORS`) and the extra types a tool passes to
+:func:`run_cli`. A plain ``ValueError`` is not one: bugs raise it too.
+
+Every tool ends with::
+
+    if __name__ == '__main__':
+        run_cli(main)
+"""
+import argparse
+import contextlib
+import os.path as osp
+import sys
+from typing import Any, Callable, Iterator, NoReturn, Optional, Sequence
+
+from .fileio import NoSpaceError
+
+#: Exit code of a user error (argparse's for a bad command line).
+USER_ERROR_EXIT_CODE = 2
+
+
+class UserError(ValueError):
+    """A problem with what the user gave (an argument, a config, a file),
+    which the user can fix; the tools print its message on one line.
+
+    A ``ValueError``, so that code catching those keeps working.
+    """
+
+
+class UsageError(UserError):
+    """A bad command line, as argparse found it."""
+
+
+#: Exceptions that are user errors besides :class:`UserError`: a path the
+#: user gave that is missing, of the wrong kind or not writable, and a full
+#: disk.
+USER_ERRORS = (UserError, FileNotFoundError, NotADirectoryError,
+               IsADirectoryError, PermissionError, NoSpaceError)
+
+
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line.
+
+    A ``KeyError`` loses its quotes; a multi-line message is joined (after a
+    line ending with ``:`` by a space, otherwise by ``'; '``).
+    """
+    if isinstance(err, KeyError) and len(err.args) == 1:
+        text = str(err.args[0])
+    else:
+        text = str(err) or type(err).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    out = lines[0] if lines else ''
+    for line in lines[1:]:
+        out += (' ' if out.endswith(':') else '; ') + line
+    return out
+
+
+def _raise_usage_error(parser: argparse.ArgumentParser,
+                       message: str) -> NoReturn:
+    raise UsageError(f'{message} (see {parser.prog} --help)')
+
+
+@contextlib.contextmanager
+def argparse_raises() -> Iterator[None]:
+    """Make ``ArgumentParser.error`` raise :class:`UsageError` instead of
+    printing the usage and exiting, for as long as the block runs."""
+    saved = argparse.ArgumentParser.error
+    argparse.ArgumentParser.error = _raise_usage_error
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = saved
+
+
+def _prog(main: Callable) -> str:
+    code = getattr(main, '__code__', None)
+    return osp.basename(code.co_filename if code else sys.argv[0])
+
+
+def call_cli(main: Callable[..., Any],
+             argv: Optional[Sequence[str]] = None,
+             user_errors: Sequence[type] = (),
+             prog: Optional[str] = None) -> int:
+    """Run a tool's ``main`` inside the error boundary; return its exit
+    code.
+
+    Args:
+        main (Callable): The tool's ``main``; called as ``main()``, or
+            ``main(argv)`` when ``argv`` is given. It returns None or an
+            int exit code (anything else counts as 0).
+        argv (Sequence[str], optional): The arguments. Defaults to None
+            (``sys.argv``).
+        user_errors (Sequence[type]): More exception types that are user
+            errors for this tool. Defaults to ().
+        prog (str, optional): The name in the error line. Defaults to the
+            file of ``main``.
+
+    Returns:
+        int: ``main``'s code, or 2 after a user error (its line printed on
+        stderr). A bug propagates with its traceback.
+    """
+    prog = prog or _prog(main)
+    with argparse_raises():
+        try:
+            code = main() if argv is None else main(list(argv))
+        except (*USER_ERRORS, *user_errors) as err:
+            sys.stdout.flush()
+            print(f'{prog}: error: {one_line(err)}', file=sys.stderr)
+            sys.stderr.flush()
+            return USER_ERROR_EXIT_CODE
+    if isinstance(code, bool) or not isinstance(code, int):
+        return 0
+    return code
+
+
+def run_cli(main: Callable, user_errors: Sequence[type] = ()) -> NoReturn:
+    """Run a tool's ``main`` in the error boundary and exit with its code
+    (see :func:`call_cli`)."""
+    sys.exit(call_cli(main, user_errors=user_errors))
+
+
+def check_device(device: str) -> str:
+    """Refuse a CUDA ``device`` (``cuda``, ``cuda:1``) this machine lacks.
+
+    Returns:
+        str: ``device``.
+
+    Raises:
+        UserError: not a device name, no CUDA, or no such CUDA device.
+    """
+    import torch
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise UserError(f'--device {device}: not a device ({e})') from e
+    if str(device).startswith('cuda'):
+        if not torch.cuda.is_available():
+            raise UserError(f'--device {device}: no CUDA device is available '
+                            '(use --device cpu)')
+        index = str(device).partition(':')[2]
+        count = torch.cuda.device_count()
+        if index and (not index.isdigit() or int(index) >= count):
+            raise UserError(f'--device {device}: this machine has {count} '
+                            f'CUDA device(s), cuda:0..cuda:{count - 1}')
+    return device
