@@ -49,13 +49,12 @@ def test_every_level_fits_the_squeeze_strides(backbone, size):
     meta = MODELS.build(load_cfg(backbone).model).to('meta').eval()
     img = torch.empty(1, 3, size, size, device='meta')
     feats = meta.backbone(img)
-    expected = [-(-size // s) for s in (8, 16, 32)]  # shallow to deep
+    expected = [-(-size // s) for s in (32, 16, 8)]  # deepest first
     assert [level[0].shape[-1] for level in feats] == expected
-    assert [len(level)
-            for level in feats[::-1]] == list(model.encoder.in_channels)
+    assert [len(level) for level in feats] == list(model.encoder.in_channels)
     pyramid = meta.neck(feats, feats, torch.ones(1, size, size, device='meta'))
     out = meta.encoder(pyramid)  # raises if the support dims disagree
-    assert tuple(out.shape) == (1, 128, expected[0], expected[0])
+    assert tuple(out.shape) == (1, 128, expected[-1], expected[-1])
 
 
 @pytest.mark.parametrize('backbone', BACKBONES)

@@ -97,7 +97,7 @@ def to_rgb(src: ImageLike, arg: str) -> np.ndarray:
         raise ValueError(f'{name}: unsupported pixel type {arr.dtype}')
     elif arr.size and (arr.min() < 0):
         raise ValueError(f'{name}: negative pixel values')
-    arr = arr.astype(np.uint8)
+    arr = arr.astype(np.uint8, copy=False)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.ndim == 2:

@@ -127,7 +127,10 @@ class FewShotInferencer:
 
         Returns:
             dict: ``predictions``: per query ``dict(sem_seg=(H0, W0) int64,
-            shot_sem_seg=(K, H0, W0) int64)`` (or the ``SegDataSample``);
+            shot_sem_seg=(K, H0, W0) int64)`` (or the ``SegDataSample``;
+            ``shot_sem_seg`` is at the input size for a query over
+            ``FULL_SIZE_MAX_PIXELS``, see ``pack_episode_predictions``, and
+            absent for a segmentor that gives no per-shot votes);
             ``visualization``: per query the (H', W', 3) uint8 RGB picture
             when ``return_vis``, else an empty list. A single query given
             alone (not in a list) gives a single prediction and picture.
@@ -185,7 +188,8 @@ class FewShotInferencer:
             predictions = [
                 dict(
                     sem_seg=p.pred_sem_seg.data[0].cpu().numpy(),
-                    shot_sem_seg=p.shot_pred_sem_seg.data.cpu().numpy())
+                    **({} if 'shot_pred_sem_seg' not in p else dict(
+                        shot_sem_seg=p.shot_pred_sem_seg.data.cpu().numpy())))
                 for p in preds
             ]
         return dict(

@@ -6,7 +6,8 @@ import torch
 from mmengine.model import BaseDataPreprocessor
 from mmseg.registry import MODELS
 
-from ..structures import IGNORE_INDEX, stack_episode_inputs
+from ..structures import (IGNORE_INDEX, check_episode_shapes,
+                          check_episode_tensors, stack_episode_inputs)
 
 
 @MODELS.register_module()
@@ -17,8 +18,10 @@ class EpisodeDataPreProcessor(BaseDataPreprocessor):
     :mod:`hsnet_mm.structures.episode`. Images are normalised as
     ``(x - mean) / std`` (RGB, 0-255 units); support masks become float 0/1
     with ignore pixels (255) counted as background, as the official code
-    masks support features. ``mean`` and ``std`` are non-persistent
-    buffers, so checkpoints hold none of them.
+    masks support features. The batch is checked here, once for the
+    Runner and the API (:func:`~hsnet_mm.structures.check_episode_tensors`:
+    shapes, sizes, finite images, mask values). ``mean`` and ``std`` are
+    non-persistent buffers, so checkpoints hold none of them.
 
     Args:
         mean (Sequence[float]): per-channel mean. Defaults to ImageNet's
@@ -65,6 +68,7 @@ class EpisodeDataPreProcessor(BaseDataPreprocessor):
         """
         data = self.cast_data(data)
         inputs = stack_episode_inputs(data['inputs'])
+        check_episode_shapes(**inputs)  # before normalising broadcasts
         masks = inputs['support_masks']
         valid = (masks == 0) | (masks == 1) | (masks == IGNORE_INDEX)
         if not bool(valid.all()):
@@ -74,4 +78,5 @@ class EpisodeDataPreProcessor(BaseDataPreprocessor):
             query_img=self.normalize(inputs['query_img']),
             support_imgs=self.normalize(inputs['support_imgs']),
             support_masks=(masks == 1).float())
+        check_episode_tensors(**inputs, check_mask_values=False)
         return dict(inputs=inputs, data_samples=data.get('data_samples'))

@@ -1,9 +1,12 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
 from .episode import (EPISODE_INPUT_KEYS, EPISODE_META_KEYS, IGNORE_INDEX,
-                      EpisodeInputs, FeatureGroups, check_episode_tensors,
+                      EpisodeInputs, FeatureGroups, SupportFeatures,
+                      check_episode_shapes, check_episode_tensors,
                       stack_episode_inputs)
 
 __all__ = [
     'EPISODE_INPUT_KEYS', 'EPISODE_META_KEYS', 'IGNORE_INDEX', 'EpisodeInputs',
-    'FeatureGroups', 'check_episode_tensors', 'stack_episode_inputs'
+    'FeatureGroups', 'SupportFeatures', 'check_episode_shapes',
+    'check_episode_tensors',
+    'stack_episode_inputs'
 ]

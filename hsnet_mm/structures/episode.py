@@ -67,7 +67,7 @@ inference on a user's image).
 Support ignore pixels (PASCAL boundaries) count as background when the
 support features are masked, as the official code does.
 """
-from typing import Dict, Sequence
+from typing import Dict, NamedTuple, Sequence
 
 import torch
 
@@ -78,9 +78,46 @@ IGNORE_INDEX = 255
 #: (B, K, 3, H, W), ``support_masks`` (B, K, H, W).
 EpisodeInputs = Dict[str, torch.Tensor]
 
-#: Backbone features grouped by pyramid level, shallow to deep: per level a
-#: sequence of L maps (N, C_l, H_i, W_i) of one spatial size.
+#: Backbone features grouped by pyramid level, **deepest level first** (the
+#: one pyramid order of hsnet-mm: backbones return it, the neck keeps it,
+#: the 4D encoder squeezes the deepest level first, as the official HSNet):
+#: per level a sequence of L maps (N, C_l, H_i, W_i) of one spatial size,
+#: its layers shallow to deep.
 FeatureGroups = Sequence[Sequence[torch.Tensor]]
+
+
+class SupportFeatures(NamedTuple):
+    """An encoded support set, reusable for many queries
+    (``HSNet.encode_support``; ``HSNet.predict(..., support=...)``).
+
+    Attributes:
+        feats (FeatureGroups): per level, L maps (Bs K, C_l, Hs, Ws),
+            shot-minor.
+        masks (Tensor): (Bs K, H, W) float 0/1 support masks.
+        num_shots (int): K.
+        batch_size (int): Bs: 1 (one support set for every query of a
+            batch) or B (one per episode).
+    """
+    feats: FeatureGroups
+    masks: torch.Tensor
+    num_shots: int
+    batch_size: int
+
+    @property
+    def input_size(self):
+        """(H, W): the input size the supports were encoded at."""
+        return tuple(self.masks.shape[-2:])
+
+    def check_queries(self, batch_size: int, size: Sequence[int]) -> None:
+        """Raise ``ValueError`` unless B = ``batch_size`` queries of input
+        size ``size`` (H, W) can use these supports."""
+        size = tuple(size)
+        if self.input_size != size or self.batch_size not in (1, batch_size):
+            raise ValueError(
+                f'the supports were encoded for {self.batch_size} episode(s) '
+                f'at {self.input_size} (H, W); the queries are {batch_size} '
+                f'at {size}')
+
 
 #: Keys of the ``inputs`` dict of an episode (packed and batched alike).
 EPISODE_INPUT_KEYS = ('query_img', 'support_imgs', 'support_masks')
@@ -128,24 +165,19 @@ def stack_episode_inputs(
     return stacked
 
 
-def check_episode_tensors(query_img: torch.Tensor, support_imgs: torch.Tensor,
-                          support_masks: torch.Tensor) -> torch.Tensor:
-    """Validate the tensors of a batch of episodes; return float masks.
+def check_episode_shapes(query_img: torch.Tensor, support_imgs: torch.Tensor,
+                         support_masks: torch.Tensor) -> None:
+    """Check the shapes of a batch of episodes (any dtype, e.g. raw uint8).
 
     Args:
         query_img (Tensor): (B, 3, H, W).
         support_imgs (Tensor): (B, K, 3, H, W).
-        support_masks (Tensor): (B, K, H, W), float, bool or integer 0/1.
-
-    Returns:
-        Tensor: the support masks as float 0/1 in the images' dtype.
+        support_masks (Tensor): (B, K, H, W).
 
     Raises:
-        TypeError: the images are not floating point (raw uint8 images must
-            be normalised first, e.g. by ``EpisodeDataPreProcessor``).
         ValueError: wrong ranks, channel counts (RGB only), batch sizes,
-            shot counts or sizes that differ between query, supports and
-            masks; NaN or Inf in the images; mask values other than 0 and 1.
+            shot counts, or sizes that differ between query, supports and
+            masks.
     """
     if query_img.dim() != 4:
         raise ValueError('query_img must be (B, 3, H, W), got shape '
@@ -156,13 +188,6 @@ def check_episode_tensors(query_img: torch.Tensor, support_imgs: torch.Tensor,
     if support_masks.dim() != 4:
         raise ValueError('support_masks must be (B, K, H, W), got shape '
                          f'{tuple(support_masks.shape)}')
-    for name, img in (('query_img', query_img), ('support_imgs',
-                                                 support_imgs)):
-        if not img.is_floating_point():
-            raise TypeError(
-                f'{name} is {img.dtype}: the model takes normalised float '
-                'images ((x - mean) / std, as EpisodeDataPreProcessor makes '
-                'them); for raw images use hsnet_mm.apis.inference_episode')
     if query_img.shape[1] != 3 or support_imgs.shape[2] != 3:
         raise ValueError(
             'images must be RGB: query_img (B, 3, H, W) and support_imgs (B, '
@@ -187,12 +212,49 @@ def check_episode_tensors(query_img: torch.Tensor, support_imgs: torch.Tensor,
             f'query {size}, support images {tuple(support_imgs.shape[-2:])} '
             f'and support masks {tuple(support_masks.shape[-2:])} must have '
             'the same spatial size (resize the episode first)')
+
+
+def check_episode_tensors(query_img: torch.Tensor,
+                          support_imgs: torch.Tensor,
+                          support_masks: torch.Tensor,
+                          check_mask_values: bool = True) -> torch.Tensor:
+    """Validate the tensors of a batch of episodes; return float masks.
+
+    Called once per entry point: by ``EpisodeDataPreProcessor`` (the
+    Runner's and the API's path) and by ``HSNet.encode_decode`` (the
+    tensor-level entry).
+
+    Args:
+        query_img (Tensor): (B, 3, H, W).
+        support_imgs (Tensor): (B, K, 3, H, W).
+        support_masks (Tensor): (B, K, H, W), float, bool or integer 0/1.
+        check_mask_values (bool): check that the masks hold only 0 and 1
+            (False where the caller made them so). Defaults to True.
+
+    Returns:
+        Tensor: the support masks as float 0/1 in the images' dtype.
+
+    Raises:
+        TypeError: the images are not floating point (raw uint8 images must
+            be normalised first, e.g. by ``EpisodeDataPreProcessor``).
+        ValueError: wrong ranks, channel counts (RGB only), batch sizes,
+            shot counts or sizes that differ between query, supports and
+            masks; NaN or Inf in the images; mask values other than 0 and 1.
+    """
+    check_episode_shapes(query_img, support_imgs, support_masks)
+    for name, img in (('query_img', query_img), ('support_imgs',
+                                                 support_imgs)):
+        if not img.is_floating_point():
+            raise TypeError(
+                f'{name} is {img.dtype}: the model takes normalised float '
+                'images ((x - mean) / std, as EpisodeDataPreProcessor makes '
+                'them); for raw images use hsnet_mm.apis.inference_episode')
     for name, img in (('query_img', query_img), ('support_imgs',
                                                  support_imgs)):
         if not bool(torch.isfinite(img).all()):
             raise ValueError(f'{name} holds NaN or Inf values')
     masks = support_masks.to(query_img.dtype)
-    if not bool(((masks == 0) | (masks == 1)).all()):
+    if check_mask_values and not bool(((masks == 0) | (masks == 1)).all()):
         values = torch.unique(support_masks)[:8].tolist()
         raise ValueError('support masks must hold only 0 and 1 (map ignore '
                          f'pixels to 0 first); found values {values}')

@@ -7,7 +7,7 @@ from mmengine.dataset import pseudo_collate
 from PIL import Image
 
 import hsnet_mm  # noqa: F401
-from hsnet_mm.apis import inference_episode, init_model, show_episode_result
+from hsnet_mm.apis import inference_episode, init_model
 from hsnet_mm.apis.episode_pipeline import EpisodePipeline
 from tests.apis.episode_helpers import INPUT_HW, box_mask, image, tiny_config
 
@@ -110,17 +110,50 @@ def test_bad_inputs_are_named(model, tmp_path):
         inference_episode(bare, image(9, 9, 0), imgs, masks)
 
 
-def test_show_episode_result(model, tmp_path):
-    imgs, masks = episode(3)
-    query = image(60, 90, 7)
-    res = inference_episode(model, query, imgs, masks)
-    out = tmp_path / 'vis' / 'episode.png'
-    canvas = show_episode_result(
-        query, imgs, masks, res, opacity=0.3, out_file=str(out))
-    saved = np.asarray(Image.open(out))
-    np.testing.assert_array_equal(saved, canvas)
-    assert canvas.shape[0] > 60 and canvas.shape[1] > 90 + 105 + 45 + 86
-    faint = show_episode_result(query, imgs, masks, res, opacity=0.0)
-    assert not np.array_equal(faint, canvas)
-    with pytest.raises(ValueError, match='pass the result of this query'):
-        show_episode_result(image(10, 10, 0), imgs, masks, res)
+HUGE_QUERY_SCRIPT = '''
+import sys
+import numpy as np
+from hsnet_mm.apis import inference_episode, init_model
+
+
+def peak_kib():  # this process's peak RSS (ru_maxrss survives an exec)
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f
+                    if line.startswith('VmHWM:'))
+
+
+model = init_model(sys.argv[2], sys.argv[3])
+base = peak_kib()
+support = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
+mask = np.zeros((48, 64), np.uint8)
+mask[10:30, 20:40] = 1
+res = inference_episode(model, sys.argv[1], [support] * 2, [mask] * 2)
+assert res.pred_sem_seg.data.shape == (1, 12000, 10000)
+assert res.seg_logits.data.shape == (2, 48, 64)  # the input size
+print(base, peak_kib())
+'''
+
+
+@pytest.mark.slow
+def test_a_12000_x_10000_query_peaks_under_2_gb(tmp_path):
+    """Only the K-shot vote is made at the original size, in bands."""
+    import subprocess
+    import sys
+
+    from tests.apis.episode_helpers import tiny_files
+    config, checkpoint = tiny_files(tmp_path)
+    img = np.zeros((12000, 10000, 3), np.uint8)
+    img[3000:9000, 2000:8000] = (200, 80, 40)
+    path = tmp_path / 'huge.png'
+    Image.fromarray(img).save(path, compress_level=1)
+    del img
+    out = subprocess.run([
+        sys.executable, '-c', HUGE_QUERY_SCRIPT,
+        str(path), config, checkpoint
+    ],
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    base_kib, peak_kib = map(int, out.stdout.split()[-2:])
+    assert peak_kib < 2 * 2**20, (base_kib, peak_kib)

@@ -12,8 +12,8 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import hsnet_mm  # noqa: F401
-from hsnet_mm.models.layers import vote_kshot
 from hsnet_mm.models.official_checkpoint import convert_official_state_dict
+from hsnet_mm.models.segmentors import vote_kshot
 from hsnet_mm.structures import EPISODE_INPUT_KEYS
 from hsnet_mm.utils import state_dict_shapes
 from tests.helpers import REPO_ROOT, require_reference

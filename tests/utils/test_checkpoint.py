@@ -1,83 +1,14 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
-"""Runner checkpoints load under torch's weights_only default."""
-import pickle
-from pathlib import Path
-
+"""Loading checkpoints: Runner checkpoints with mmengine, bad files named."""
 import pytest
 import torch
 from mmengine.runner import Runner, load_checkpoint
 from mmengine.utils import digit_version
 
-from hsnet_mm.utils import (load_checkpoint_file, register_safe_globals,
-                            safe_globals)
+from hsnet_mm.utils import load_checkpoint_file, register_safe_globals
 
-HERE = Path(__file__).resolve().parent
 WEIGHTS_ONLY_DEFAULT = digit_version(
     torch.__version__) >= digit_version('2.6.0')
-
-
-@pytest.fixture
-def toys(monkeypatch):
-    """The toy Runner module of this folder."""
-    monkeypatch.syspath_prepend(str(HERE))
-    import runner_toys
-    return runner_toys
-
-
-@pytest.fixture(scope='module')
-def runner_ckpt(tmp_path_factory):
-    """A checkpoint of a toy Runner after 2 iterations of SGD."""
-    import sys
-    sys.path.insert(0, str(HERE))
-    try:
-        import runner_toys
-    finally:
-        sys.path.remove(str(HERE))
-    work_dir = tmp_path_factory.mktemp('runner')
-    runner = Runner(
-        **runner_toys.toy_runner_kwargs(str(work_dir), 2, 'ckpt_save'))
-    runner.train()
-    return work_dir / 'iter_2.pth'
-
-
-@pytest.fixture
-def clean_safe_globals(monkeypatch):
-    """No allow-listed globals during the test; restored afterwards."""
-    if not hasattr(torch.serialization, 'add_safe_globals'):
-        pytest.skip('torch < 2.4 has no add_safe_globals')
-    saved = torch.serialization.get_safe_globals()
-    torch.serialization.clear_safe_globals()
-    monkeypatch.setattr(safe_globals, '_registered', False)
-    yield
-    torch.serialization.clear_safe_globals()
-    torch.serialization.add_safe_globals(saved)
-
-
-def test_weights_only_load_needs_registration(runner_ckpt, clean_safe_globals):
-    with pytest.raises(pickle.UnpicklingError, match='Unsupported global'):
-        torch.load(runner_ckpt, weights_only=True)
-    assert register_safe_globals() is True
-    assert register_safe_globals() is True  # idempotent
-    ckpt = torch.load(runner_ckpt, weights_only=True)
-    assert set(ckpt) >= {'meta', 'state_dict', 'message_hub', 'optimizer'}
-    buffer = ckpt['message_hub']['log_scalars']['train/lr']
-    assert buffer.mean() == pytest.approx(0.01)  # statistics methods work
-    assert ckpt['meta']['dataset_meta']['fold_class_ids'] == range(1)
-
-
-def test_restricted_getattr_refuses_other_attributes(tmp_path,
-                                                     clean_safe_globals):
-    register_safe_globals()
-
-    class Sneaky:
-
-        def __reduce__(self):
-            return getattr, (torch.Tensor, 'tolist')
-
-    path = tmp_path / 'sneaky.pth'
-    torch.save({'x': Sneaky()}, path)
-    with pytest.raises(ValueError, match='refusing getattr'):
-        load_checkpoint_file(path)
 
 
 @pytest.mark.skipif(

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..layers.autocast import autocast_dtype
+from ...utils.autocast import autocast_dtype
 
 
 def fold_conv_bn_weights(

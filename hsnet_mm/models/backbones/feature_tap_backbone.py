@@ -78,11 +78,11 @@ class FeatureTapBackbone(FrozenBackboneMixin, BaseModule):
     **Order.** ``taps`` lists the pyramid levels **deepest first**, as the
     encoder's ``in_channels`` do, so ``CenterPivot4DEncoder(in_channels=
     tuple(len(level) for level in taps))`` (:attr:`layers_per_level`).
-    The output is in the order of HSNet's own backbones, **shallow to
-    deep**: ``output[j]`` holds the maps of ``taps[-1 - j]``, in the order
-    they are listed there (shallow to deep by convention; it fixes the
-    order of the correlation channels). ``HypercorrelationNeck`` reverses
-    the levels again, so encoder level ``i`` is ``taps[i]``.
+    The output is in the same order, the one pyramid order of hsnet-mm
+    (:data:`~hsnet_mm.structures.FeatureGroups`): ``output[i]`` holds the
+    maps of ``taps[i]``, in the order they are listed there (shallow to
+    deep by convention; it fixes the order of the correlation channels),
+    and encoder level ``i`` is ``taps[i]``.
 
     Args:
         backbone (dict): config of the wrapped backbone, built with
@@ -198,8 +198,8 @@ class FeatureTapBackbone(FrozenBackboneMixin, BaseModule):
             x (Tensor): normalised images, (N, 3, H, W).
 
         Returns:
-            tuple[list[Tensor]]: per level, shallow to deep (``taps``
-            reversed), its maps (N, C_l, h_i, w_i).
+            tuple[list[Tensor]]: per level, deepest first (as ``taps``),
+            its maps (N, C_l, h_i, w_i).
         """
         if x.dim() != 4:
             raise ValueError(f'FeatureTapBackbone expects images (N, 3, H, '
@@ -249,7 +249,7 @@ class FeatureTapBackbone(FrozenBackboneMixin, BaseModule):
             levels = [
                 self._level(i, outputs, x) for i in range(len(self.taps))
             ]
-        return tuple(levels[::-1])
+        return tuple(levels)
 
     def _level(self, i: int, outputs: Dict[str, Tuple[Any, list]],
                x: torch.Tensor) -> List[torch.Tensor]:

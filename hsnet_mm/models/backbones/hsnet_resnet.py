@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from mmseg.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
 from mmseg.registry import MODELS
 
+from .. import execution_policy as policy
 from .bn_folding import FoldedConvBN
 from .frozen import FrozenBackboneMixin
 
@@ -80,11 +81,12 @@ def residual_sum_pre_relu(block: torch.nn.Module,
 class HSNetResNet(FrozenBackboneMixin, ResNet):
     """mmseg ResNet returning HSNet's multi-layer features.
 
-    Output: a tuple with one entry per tapped stage, shallow to deep; each
-    entry is the list of that stage's block outputs (pre-ReLU), shallow to
-    deep. With the default ``tap_stages=(1, 2, 3)`` and ResNet-50 at
-    400 x 400: 4 maps (N, 512, 50, 50), 6 maps (N, 1024, 25, 25) and 3 maps
-    (N, 2048, 13, 13). Each stage is one level of the hypercorrelation
+    Output: a tuple with one entry per tapped stage, deepest first (the
+    pyramid order, :data:`~hsnet_mm.structures.FeatureGroups`); each entry
+    is the list of that stage's block outputs (pre-ReLU), shallow to deep.
+    With the default ``tap_stages=(1, 2, 3)`` and ResNet-50 at 400 x 400:
+    3 maps (N, 2048, 13, 13), 6 maps (N, 1024, 25, 25) and 4 maps
+    (N, 512, 50, 50). Each stage is one level of the hypercorrelation
     pyramid, so the neck needs no knowledge of the architecture.
 
     Args:
@@ -104,6 +106,11 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
             conv; measured ~1.2x fp32 and ~1.3x bf16 on a CPU). The features
             keep their shapes and values (up to fp32 rounding) but are
             channels-last in memory. Defaults to True.
+        impl (str): the execution policy
+            (:mod:`hsnet_mm.models.execution_policy`): ``'reference'`` runs
+            conv then BatchNorm on NCHW activations whatever ``fold_bn`` and
+            ``channels_last`` say. Inside ``HSNet``, its ``impl`` sets it.
+            Defaults to ``'fast'``.
         **kwargs: other arguments of mmseg's ``ResNet`` (``init_cfg`` loads
             ImageNet weights, e.g. ``dict(type='Pretrained',
             checkpoint='https://download.pytorch.org/models/'
@@ -117,6 +124,7 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
                  frozen: bool = True,
                  fold_bn: bool = True,
                  channels_last: bool = True,
+                 impl: str = 'fast',
                  **kwargs) -> None:
         for key in ('deep_stem', 'dcn', 'plugins', 'multi_grid'):
             if kwargs.get(key):
@@ -130,6 +138,7 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
         self.tap_stages = tuple(sorted(tap_stages))
         self.fold_bn = fold_bn
         self.channels_last = channels_last
+        self.impl = policy.check_impl(impl)
         self._folded = FoldedConvBN()
         self._set_frozen(frozen)
 
@@ -140,15 +149,16 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
             x (Tensor): normalised images, (N, 3, H, W).
 
         Returns:
-            tuple[list[Tensor]]: per tapped stage, its blocks' pre-ReLU
-            outputs (N, C_stage, H_stage, W_stage), channels-last in memory
-            if ``channels_last``.
+            tuple[list[Tensor]]: per tapped stage, deepest first, its
+            blocks' pre-ReLU outputs (N, C_stage, H_stage, W_stage),
+            channels-last in memory if ``channels_last``.
         """
-        if self.channels_last:
+        if self.channels_last and policy.channels_last(self.impl, x.device):
             x = x.contiguous(memory_format=torch.channels_last)
         # a frozen backbone's BN is always in eval mode: an affine map
-        conv_bn = (
-            self._folded if self.frozen and self.fold_bn else _conv_then_bn)
+        folded = (self.frozen and self.fold_bn
+                  and policy.fold_bn(self.impl, x.device))
+        conv_bn = self._folded if folded else _conv_then_bn
         with torch.set_grad_enabled(torch.is_grad_enabled()
                                     and not self.frozen):
             x = self.maxpool(self.relu(conv_bn(self.conv1, self.norm1, x)))
@@ -162,5 +172,5 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
                     taps.append(out)
                     x = F.relu(out)  # not in place: ``out`` is the tap
                 if i in self.tap_stages:
-                    groups.append(taps)
+                    groups.insert(0, taps)  # deepest first
         return tuple(groups)

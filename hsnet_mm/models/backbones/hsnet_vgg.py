@@ -35,10 +35,11 @@ VGG_ARCHS = {
 class HSNetVGG(FrozenBackboneMixin, BaseModule):
     """VGG (no BatchNorm) whose ``features`` indices match torchvision's.
 
-    Output: a tuple with one entry per tap group (shallow to deep), each the
+    Output: a tuple with one entry per tap group, deepest first (the
+    pyramid order, :data:`~hsnet_mm.structures.FeatureGroups`), each the
     list of the group's feature maps. With the defaults (VGG16) at
-    400 x 400: 3 maps (N, 512, 50, 50), 3 maps (N, 512, 25, 25) and 1 map
-    (N, 512, 12, 12).
+    400 x 400: 1 map (N, 512, 12, 12), 3 maps (N, 512, 25, 25) and 3 maps
+    (N, 512, 50, 50).
 
     Args:
         depth (int): 11, 13 or 16. Defaults to 16.
@@ -90,7 +91,7 @@ class HSNetVGG(FrozenBackboneMixin, BaseModule):
             x (Tensor): normalised images, (N, 3, H, W).
 
         Returns:
-            tuple[list[Tensor]]: per tap group (pyramid level i), its maps
+            tuple[list[Tensor]]: per tap group, deepest first, its maps
             (N, C_l, H_i, W_i).
         """
         wanted = {
@@ -108,4 +109,4 @@ class HSNetVGG(FrozenBackboneMixin, BaseModule):
                     groups[wanted[i]].append(x)
                 if i == last:
                     break
-        return tuple(groups)
+        return tuple(groups[::-1])  # deepest first

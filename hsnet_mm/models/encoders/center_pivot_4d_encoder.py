@@ -27,6 +27,8 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from mmseg.utils import OptMultiConfig
 
+from ..execution_policy import check_impl, set_impl
+
 #: The official squeeze blocks (deepest level first): three 4D convs each,
 #: their output channels, kernel sizes and support strides.
 SQUEEZE_CHANNELS = (16, 64, 128)
@@ -35,10 +37,9 @@ SQUEEZE_STRIDES = ((2, 2, 2), (4, 2, 2), (4, 4, 2))
 #: The official mix blocks: three stride-1 4D convs each.
 MIX_CHANNELS = (128, 128, 128)
 MIX_KERNELS = (3, 3, 3)
-#: the 4D conv each ``impl`` builds when ``conv4d_cfg`` is not given
-CONV4D_IMPLS = dict(
-    fast=dict(type='FastCenterPivotConv4d'),
-    reference=dict(type='CenterPivotConv4d'))
+#: the 4D conv built when ``conv4d_cfg`` is not given: it runs the fast or
+#: the reference forward by its ``impl``
+DEFAULT_CONV4D = dict(type='FastCenterPivotConv4d')
 
 
 def resize_query_dims(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -119,14 +120,18 @@ class CenterPivot4DEncoder(BaseModule):
         mix_kernels (Sequence[int]): their kernel sizes (stride 1).
             Defaults to :data:`MIX_KERNELS`, (3, 3, 3).
         num_groups (int): GroupNorm groups. Defaults to 4.
-        impl (str): ``'fast'`` (:class:`FastCenterPivotConv4d`) or
-            ``'reference'`` (:class:`CenterPivotConv4d`, the straightforward
-            layer kept as the correctness oracle); same parameters, outputs
-            equal up to float rounding. Defaults to ``'fast'``.
+        impl (str): the execution policy of the 4D convs
+            (:mod:`hsnet_mm.models.execution_policy`): ``'fast'`` or
+            ``'reference'`` (the straightforward :class:`CenterPivotConv4d`
+            forward, kept as the correctness oracle); same parameters,
+            outputs equal up to float rounding. Inside ``HSNet``, its
+            ``impl`` sets it. Defaults to ``'fast'``.
         conv4d_cfg (dict, optional): the 4D conv, a type registered in
             mmseg's ``MODELS`` taking ``(in_channels, out_channels,
             kernel_size, support_stride)``; other keys go to its
-            constructor. Overrides ``impl``. Defaults to None (by ``impl``).
+            constructor (a conv without an ``impl`` attribute always runs
+            its own forward). Defaults to None
+            (:class:`FastCenterPivotConv4d`).
         with_cp (bool): activation checkpointing: in training, every
             squeeze and mix block keeps only its input and recomputes its
             activations in the backward pass (less memory, ~1 more forward
@@ -149,12 +154,9 @@ class CenterPivot4DEncoder(BaseModule):
                  with_cp: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if impl not in CONV4D_IMPLS:
-            raise ValueError(
-                f"impl must be 'fast' or 'reference', got {impl!r}")
+        check_impl(impl)
         if conv4d_cfg is None:
-            conv4d_cfg = CONV4D_IMPLS[impl]
-        self.impl = impl
+            conv4d_cfg = DEFAULT_CONV4D
         self.with_cp = with_cp
         num_levels = len(in_channels)
         if not (len(squeeze_kernels) == len(squeeze_strides) == num_levels):
@@ -178,6 +180,19 @@ class CenterPivot4DEncoder(BaseModule):
                               ones, num_groups, conv4d_cfg)
             for _ in range(num_levels - 1)
         ])
+        set_impl(self, impl)
+
+    @property
+    def impl(self) -> str:
+        """The execution policy of the 4D convs; setting it sets theirs."""
+        return self._impl
+
+    @impl.setter
+    def impl(self, impl: str) -> None:
+        self._impl = check_impl(impl)
+        for m in self.modules():
+            if m is not self and hasattr(m, 'impl'):
+                m.impl = impl
 
     def forward(self, pyramid: Sequence[torch.Tensor]) -> torch.Tensor:
         """Encode the pyramid.

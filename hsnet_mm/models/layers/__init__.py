@@ -4,10 +4,8 @@ from .center_pivot_conv4d import CenterPivotConv4d
 from .correlation import (batched_level_correlations, cosine_correlation,
                           mask_support_feature, stack_level_correlations)
 from .fast_center_pivot_conv4d import FastCenterPivotConv4d
-from .kshot_vote import foreground_argmax, vote_kshot
 
 __all__ = [
     'CenterPivotConv4d', 'FastCenterPivotConv4d', 'batched_level_correlations',
-    'cosine_correlation', 'foreground_argmax', 'mask_support_feature',
-    'stack_level_correlations', 'vote_kshot'
+    'cosine_correlation', 'mask_support_feature', 'stack_level_correlations'
 ]

@@ -14,7 +14,7 @@ from typing import List, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-from .autocast import autocast_dtype
+from ...utils.autocast import autocast_dtype
 
 
 def _to_fp32_if_half(x: torch.Tensor) -> torch.Tensor:

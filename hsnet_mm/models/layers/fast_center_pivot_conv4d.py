@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from .autocast import autocast_enabled
+from ...utils.autocast import autocast_enabled
 from .center_pivot_conv4d import CenterPivotConv4d
 from .conv4d_layout import is_channels_last_6d, to_channels_last_6d
 from .support_conv3d import support_conv3d
@@ -112,12 +112,19 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
 
     Drop-in for :class:`.CenterPivotConv4d`, whose constructor (arguments,
     ``conv1``/``conv2`` parameters) it inherits: only the forward differs,
-    with the same outputs up to float rounding (~1e-6 in fp32).
+    with the same outputs up to float rounding (~1e-6 in fp32). With
+    ``impl = 'reference'`` (:mod:`hsnet_mm.models.execution_policy`) it
+    runs the reference forward.
     """
+
+    #: the execution policy, 'fast' or 'reference' (read in ``forward``)
+    impl = 'fast'
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the convolution: (N, C_in, Hq, Wq, Hs, Ws) -> (N, C_out,
         Hq, Wq, ceil(Hs / s), ceil(Ws / s)), as the reference."""
+        if self.impl == 'reference':
+            return super().forward(x)
         self._check_input(x)
         hs, ws = x.shape[-2:]
         small_support = hs * ws <= (

@@ -20,7 +20,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from .autocast import autocast_enabled
+from ...utils.autocast import autocast_enabled
 
 #: each backward chunk reads about this many bytes of the input
 BACKWARD_CHUNK_BYTES = 4 * 2**20

@@ -17,6 +17,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptMultiConfig
 
 from ...structures import FeatureGroups
+from ..execution_policy import check_impl
 from ..layers import (batched_level_correlations, mask_support_feature,
                       stack_level_correlations)
 
@@ -30,7 +31,8 @@ class HypercorrelationNeck(BaseModule):
     feature, then take the cosine correlation of all query and support
     positions (L2 norm + 1e-5) and clamp it at 0. The correlations of one
     backbone level (e.g. one ResNet stage) are stacked along a channel dim
-    in shallow-to-deep order, and the levels are returned deepest first.
+    in shallow-to-deep order; the levels keep the backbone's order, deepest
+    first (:data:`~hsnet_mm.structures.FeatureGroups`).
 
     mmseg's ``EncoderDecoder`` calls necks with image features only; this
     neck also needs the support features and masks, so the few-shot
@@ -46,7 +48,9 @@ class HypercorrelationNeck(BaseModule):
             levels only the support positions the mask keeps are
             multiplied, the masked-out ones are exact zeros) and resizes
             the mask once per level; ``'reference'`` correlates layer by
-            layer. Equal up to float rounding. Defaults to ``'fast'``.
+            layer. Equal up to float rounding. The execution policy
+            (:mod:`hsnet_mm.models.execution_policy`): inside ``HSNet``, its
+            ``impl`` sets it. Defaults to ``'fast'``.
         init_cfg (dict, optional): unused (no parameters). Defaults to None.
     """
 
@@ -56,12 +60,9 @@ class HypercorrelationNeck(BaseModule):
                  impl: str = 'fast',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if impl not in ('fast', 'reference'):
-            raise ValueError(
-                f"impl must be 'fast' or 'reference', got {impl!r}")
+        self.impl = check_impl(impl)
         self.mask_support = mask_support
         self.eps = eps
-        self.impl = impl
 
     def forward(self, query_feats: FeatureGroups, support_feats: FeatureGroups,
                 support_masks: torch.Tensor) -> List[torch.Tensor]:
@@ -69,7 +70,7 @@ class HypercorrelationNeck(BaseModule):
 
         Args:
             query_feats (Sequence[Sequence[Tensor]]): backbone output for the
-                queries: per level (shallow to deep) a list of L maps
+                queries: per level (deepest first) a list of L maps
                 (N, C_l, Hq, Wq).
             support_feats (Sequence[Sequence[Tensor]]): the same for the
                 supports, maps (N, C_l, Hs, Ws).
@@ -93,7 +94,7 @@ class HypercorrelationNeck(BaseModule):
             if self.mask_support:
                 s_level = self._mask_level(s_level, support_masks, fast)
             pyramid.append(correlate(q_level, s_level, self.eps))
-        return pyramid[::-1]
+        return pyramid
 
     @staticmethod
     def _mask_level(feats: List[torch.Tensor], masks: torch.Tensor,

@@ -9,28 +9,24 @@ Shape shorthand (:mod:`hsnet_mm.structures.episode`): ``B`` episodes, ``K``
 shots, ``N = B * K`` (query, support) pairs, ``H, W`` input size, ``H0, W0``
 original query size, ``Hq, Wq`` the encoder's (finest level's) query size.
 """
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import torch
-import torch.nn.functional as F
-import torch.utils.checkpoint as cp
-from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 
-from ...structures import EpisodeInputs, FeatureGroups, check_episode_tensors
-from ..layers import foreground_argmax, vote_kshot
-from ..layers.autocast import autocast_enabled
-from ..layers.correlation_memory import check_correlation_memory
-
-#: on a CPU, the default chunk of pairs keeps the largest correlation level
-#: of a chunk within this many bytes (1 pair at 400 px with ResNet-50, 2 at
-#: 200 px; measured: 5 pairs at 400 px 1.9x and 8 pairs at 200 px 1.15x
-#: faster than all at once)
-CPU_CHUNK_BYTES = 16 * 2**20
+from ...structures import (EpisodeInputs, FeatureGroups, SupportFeatures,
+                           check_episode_tensors)
+from ...utils.autocast import autocast_enabled
+from ..execution_policy import (check_impl, check_part_impls, pair_chunk_size,
+                                set_impl)
+from .correlation_memory import check_pyramid_memory
+from .pair_chunks import (encode_pairs_in_chunks, largest_level_bytes,
+                          pair_features)
+from .prediction_packer import pack_episode_predictions, resize_shot_logits
 
 
 @MODELS.register_module()
@@ -43,53 +39,50 @@ class HSNet(BaseSegmentor):
 
         loss():    encode_shots() -> decode_head.loss()  (each shot's
                    logits against the query mask, loss averaged over shots)
-        predict(): encode_shots() -> decode_head() -> resize -> K-shot vote
-        encode_decode() / forward(mode='tensor'): encode_shots() ->
-                   decode_head() -> resize to the input size
-        encode_shots(): backbone(query), backbone(supports)
+        predict(): encode_shots() -> decode_head()
+                   -> pack_episode_predictions() (resize, K-shot vote)
+        encode_decode() / forward(mode='tensor'): check the tensors ->
+                   encode_shots() -> decode_head() -> resize to input size
+        encode_shots(): backbone(query), encode_support() (or a given
+                   one: backbone(supports))
                    -> encode_pairs(): per chunk of pairs,
                       neck (mask supports, cosine hypercorrelation pyramid)
                       -> encoder (center-pivot 4D squeeze + mix, support
                       mean)
 
-    The tensor-level API is :meth:`encode_decode`, which takes the episode
-    tensors as a dict (:data:`~hsnet_mm.structures.EpisodeInputs`) and
-    returns the per-shot logits; ``vote_kshot(logits)`` turns them into
-    the official K-shot prediction::
+    The tensor-level API is :meth:`encode_decode` (episode tensors in,
+    per-shot logits (B, K, 2, H, W) out; ``vote_kshot(logits)`` gives the
+    official K-shot masks (B, H, W)).
 
-        logits = model.encode_decode(dict(query_img=q, support_imgs=s,
-                                          support_masks=m))  # (B,K,2,H,W)
-        mask = vote_kshot(logits)                             # (B, H, W)
+    **Support reuse.** :meth:`encode_support` encodes a support set once;
+    ``predict(dict(query_img=q), samples, support=encoded)`` segments any
+    number of queries with it (the API does so for many queries).
 
     **Output size.** :meth:`predict` resizes the decoder logits straight to
     the size of each sample's ground truth when it has one, else to its
-    ``ori_shape``. The evaluation protocol is therefore one switch of the
-    data pipeline, ``ResizeEpisode(keep_query_gt_original=...)``: the
-    official default resizes the query mask to the input size (so the
-    prediction is made at the input size), the official
-    ``use_original_imgsize`` keeps it at the original size.
+    ``ori_shape`` (:func:`.pack_episode_predictions`). The evaluation
+    protocol is therefore one switch of the data pipeline,
+    ``ResizeEpisode(keep_query_gt_original=...)``.
 
     **Pair chunks.** Every (query, support) pair goes through the neck and
-    the encoder on its own (the encoder's GroupNorm statistics are per
-    pair), so running them ``pair_chunk`` pairs at a time gives the same
-    result. On a CPU it is faster: the level-2 correlation of one pair is
-    already 100 MB at 400 px (ResNet-50), and a chunk that stays near the
-    cache size saves the memory traffic of a batch of them (measured 1.9x
-    on the 5-shot neck + encoder). With ``with_cp`` a training step keeps only
-    the backbone features and recomputes each chunk's correlation and
-    encoder in the backward pass: the correlations, the largest tensors of
-    the step, are never all held at once.
+    the encoder on its own (GroupNorm statistics are per pair), so a chunk
+    at a time gives the same result (chunk size: the execution policy's
+    :func:`~hsnet_mm.models.execution_policy.pair_chunk_size`). With
+    ``with_cp`` a training step keeps only the backbone features and
+    recomputes each chunk's correlation and encoder in the backward.
 
     Args:
         backbone (dict): a backbone returning features grouped by pyramid
-            level, e.g. ``HSNetResNet``.
+            level, deepest first, e.g. ``HSNetResNet``.
         neck (dict): e.g. ``HypercorrelationNeck``.
         encoder (dict): e.g. ``CenterPivot4DEncoder``.
         decode_head (dict): e.g. ``ContextDecodeHead``.
-        pair_chunk (int, optional): pairs per neck + encoder call. Defaults
-            to None: on a CPU as many as keep the largest correlation
-            level of a chunk within :data:`CPU_CHUNK_BYTES` (at least 1),
-            elsewhere all pairs at once.
+        impl (str): the execution policy of the whole model, set on every
+            part (:mod:`hsnet_mm.models.execution_policy`): ``'fast'`` or
+            ``'reference'`` (the correctness oracle). A part config that
+            sets another ``impl`` is refused. Defaults to ``'fast'``.
+        pair_chunk (int, optional): pairs per neck + encoder call on the
+            fast path. Defaults to None (by device: see the policy).
         with_cp (bool): activation checkpointing of the neck and encoder,
             per chunk, in training (less memory for one more forward of
             both). Defaults to False.
@@ -105,6 +98,7 @@ class HSNet(BaseSegmentor):
                  neck: ConfigType,
                  encoder: ConfigType,
                  decode_head: ConfigType,
+                 impl: str = 'fast',
                  pair_chunk: Optional[int] = None,
                  with_cp: bool = False,
                  train_cfg: OptConfigType = None,
@@ -121,6 +115,7 @@ class HSNet(BaseSegmentor):
                 '(tools/test.py --original-size sets it)')
         if pair_chunk is not None and pair_chunk < 1:
             raise ValueError(f'pair_chunk must be >= 1, got {pair_chunk}')
+        check_part_impls(impl, backbone=backbone, neck=neck, encoder=encoder)
         self.pair_chunk = pair_chunk
         self.with_cp = with_cp
         self.backbone = MODELS.build(backbone)
@@ -130,64 +125,96 @@ class HSNet(BaseSegmentor):
         self.align_corners = self.decode_head.align_corners
         self.train_cfg = train_cfg or {}
         self.test_cfg = test_cfg or {}
+        self.impl = impl
+
+    @property
+    def impl(self) -> str:
+        """The execution policy; setting it sets every part's."""
+        return self._impl
+
+    @impl.setter
+    def impl(self, impl: str) -> None:
+        self._impl = check_impl(impl)
+        for child in self.children():
+            set_impl(child, impl)
 
     def extract_feat(self, imgs: torch.Tensor) -> FeatureGroups:
-        """Backbone features of images (N, 3, H, W), grouped by level."""
+        """Backbone features of images (N, 3, H, W), deepest level first."""
         return self.backbone(imgs)
 
-    def encode_shots(self, query_img: torch.Tensor, support_imgs: torch.Tensor,
-                     support_masks: torch.Tensor) -> torch.Tensor:
+    def encode_support(self, support_imgs: torch.Tensor,
+                       support_masks: torch.Tensor) -> SupportFeatures:
+        """Encode a support set once, to segment many queries with it.
+
+        Args:
+            support_imgs (Tensor): (Bs, K, 3, H, W), normalised; Bs = 1 for
+                one support set shared by every query of a batch.
+            support_masks (Tensor): (Bs, K, H, W), float/bool/int 0/1.
+
+        Returns:
+            SupportFeatures: for ``encode_shots``/``predict(support=...)``.
+        """
+        bs, k = support_imgs.shape[:2]
+        return SupportFeatures(
+            feats=self.extract_feat(support_imgs.flatten(0, 1)),
+            masks=support_masks.flatten(0, 1).to(support_imgs.dtype),
+            num_shots=k,
+            batch_size=bs)
+
+    def encode_shots(
+            self,
+            query_img: torch.Tensor,
+            support_imgs: Optional[torch.Tensor] = None,
+            support_masks: Optional[torch.Tensor] = None,
+            support: Optional[SupportFeatures] = None) -> torch.Tensor:
         """Encode every (query, shot) pair of a batch of episodes.
 
         Args:
             query_img (Tensor): (B, 3, H, W), normalised.
-            support_imgs (Tensor): (B, K, 3, H, W), normalised.
-            support_masks (Tensor): (B, K, H, W), float/bool/int 0/1.
+            support_imgs (Tensor, optional): (B, K, 3, H, W), normalised.
+            support_masks (Tensor, optional): (B, K, H, W), 0/1.
+            support (SupportFeatures, optional): from
+                :meth:`encode_support`, instead of the two above.
 
         Returns:
             Tensor: encoder output (N, C, Hq, Wq), shot-minor.
 
         Raises:
             TypeError: the images' dtype is not the weights' (outside
-                autocast), or not floating point.
-            ValueError: see :func:`~hsnet_mm.structures.check_episode_tensors`.
+                autocast).
+            ValueError: ``support`` was encoded at another input size or
+                for another batch size.
             MemoryError: the hypercorrelation of this input size cannot fit
                 (checked after the query's backbone pass, before the
                 supports' and the correlation).
         """
-        masks = check_episode_tensors(query_img, support_imgs, support_masks)
         weight = next(self.parameters(), None)
         if (weight is not None and query_img.dtype != weight.dtype
                 and not autocast_enabled(query_img.device.type)):
             raise TypeError(
                 f'the images are {query_img.dtype} but the model\'s weights '
                 f'are {weight.dtype}: cast them with .to({weight.dtype})')
-        b, k = support_imgs.shape[:2]
+        b = query_img.shape[0]
+        if support is None:
+            k = support_imgs.shape[1]
+        else:
+            k = support.num_shots
+            support.check_queries(b, query_img.shape[-2:])
         query_feats = self.extract_feat(query_img)
         # the pairs whose correlations are held at once: a chunk, unless
         # autograd keeps them all for a backward pass
-        at_once = b * k
-        if not self._keeps_every_chunk():
-            at_once = min(
-                at_once,
-                self._chunk_size(query_feats, at_once, query_img.device))
-        check_correlation_memory([(len(level), *level[0].shape[-2:])
-                                  for level in query_feats], at_once,
-                                 tuple(query_img.shape[-2:]),
-                                 query_feats[0][0].element_size(),
-                                 query_img.device)
-        support_feats = self.extract_feat(support_imgs.flatten(0, 1))
-        if k > 1:  # reuse the query features for every shot
-            query_feats = [[
-                f.unsqueeze(1).expand(b, k, *f.shape[1:]).flatten(0, 1)
-                for f in level
-            ] for level in query_feats]
-        return self.encode_pairs(query_feats, support_feats,
-                                 masks.flatten(0, 1))
+        chunk = self._chunk_size(query_feats, b * k, query_img.device)
+        at_once = b * k if self._keeps_every_chunk() else chunk
+        check_pyramid_memory(query_feats, at_once, query_img.shape[-2:])
+        if support is None:
+            support = self.encode_support(support_imgs, support_masks)
+        return self.encode_pairs(*pair_features(query_feats, support), chunk)
 
-    def encode_pairs(self, query_feats: FeatureGroups,
+    def encode_pairs(self,
+                     query_feats: FeatureGroups,
                      support_feats: FeatureGroups,
-                     support_masks: torch.Tensor) -> torch.Tensor:
+                     support_masks: torch.Tensor,
+                     chunk: Optional[int] = None) -> torch.Tensor:
         """Neck and encoder over N (query, support) pairs, in chunks.
 
         Args:
@@ -196,32 +223,18 @@ class HSNet(BaseSegmentor):
             support_feats (FeatureGroups): per level, L maps
                 (N, C_l, Hs, Ws).
             support_masks (Tensor): (N, H, W) float 0/1.
+            chunk (int, optional): pairs per call; by the execution policy
+                when None.
 
         Returns:
             Tensor: encoder output (N, C, Hq, Wq).
         """
-        n = support_masks.shape[0]
-        chunk = self._chunk_size(query_feats, n, support_masks.device)
-        checkpoint = self._checkpointing()
-        outs = []
-        for start in range(0, n, chunk):
-            part = slice(start, start + chunk)
-            args = ([[f[part] for f in level] for level in query_feats],
-                    [[f[part] for f in level]
-                     for level in support_feats], support_masks[part])
-            if checkpoint:
-                outs.append(
-                    cp.checkpoint(
-                        self._correlate_encode, *args, use_reentrant=False))
-            else:
-                outs.append(self._correlate_encode(*args))
-        return outs[0] if len(outs) == 1 else torch.cat(outs)
-
-    def _correlate_encode(self, query_feats: FeatureGroups,
-                          support_feats: FeatureGroups,
-                          support_masks: torch.Tensor) -> torch.Tensor:
-        return self.encoder(
-            self.neck(query_feats, support_feats, support_masks))
+        if chunk is None:
+            chunk = self._chunk_size(query_feats, support_masks.shape[0],
+                                     support_masks.device)
+        return encode_pairs_in_chunks(self.neck, self.encoder, query_feats,
+                                      support_feats, support_masks, chunk,
+                                      self._checkpointing())
 
     def _checkpointing(self) -> bool:
         return self.with_cp and self.training and torch.is_grad_enabled()
@@ -234,33 +247,19 @@ class HSNet(BaseSegmentor):
 
     def _chunk_size(self, query_feats: FeatureGroups, n: int,
                     device: torch.device) -> int:
-        """Pairs per chunk: ``pair_chunk``, else see its docstring."""
-        if self.pair_chunk is not None:
-            return self.pair_chunk
-        if device.type != 'cpu':
-            return n
-        per_pair = max(
-            len(level) * (level[0].shape[-2] * level[0].shape[-1])**2 *
-            level[0].element_size() for level in query_feats)
-        return max(1, min(n, CPU_CHUNK_BYTES // per_pair))
+        return pair_chunk_size(self.impl, self.pair_chunk,
+                               largest_level_bytes(query_feats), n, device)
 
-    def _shot_logits(self, inputs: EpisodeInputs) -> torch.Tensor:
+    def _shot_logits(
+            self,
+            inputs: EpisodeInputs,
+            support: Optional[SupportFeatures] = None) -> torch.Tensor:
         """Per-shot logits at decoder resolution, (B, K, 2, 2 Hq, 2 Wq)."""
-        b, k = inputs['support_imgs'].shape[:2]
+        b = inputs['query_img'].shape[0]
         # a list, as mmseg's heads take their inputs ([in_index])
-        logits = self.decode_head([self.encode_shots(**inputs)])
-        return logits.view(b, k, *logits.shape[1:])
-
-    def _resize_logits(self, logits: torch.Tensor,
-                       size: Tuple[int, int]) -> torch.Tensor:
-        """Resize (B, K, 2, h, w) logits to ``size`` = (h', w') (bilinear)."""
-        b, k = logits.shape[:2]
-        out = F.interpolate(
-            logits.flatten(0, 1),
-            size=tuple(size),
-            mode='bilinear',
-            align_corners=self.align_corners)
-        return out.view(b, k, *out.shape[1:])
+        logits = self.decode_head(
+            [self.encode_shots(**inputs, support=support)])
+        return logits.view(b, -1, *logits.shape[1:])
 
     def encode_decode(
             self,
@@ -271,7 +270,8 @@ class HSNet(BaseSegmentor):
         Args:
             inputs (dict): ``query_img`` (B, 3, H, W) and ``support_imgs``
                 (B, K, 3, H, W), normalised; ``support_masks`` (B, K, H, W),
-                float/bool/int 0/1.
+                float/bool/int 0/1. Checked here
+                (:func:`~hsnet_mm.structures.check_episode_tensors`).
             batch_img_metas (list[dict], optional): unused (mmseg's
                 signature).
 
@@ -279,8 +279,11 @@ class HSNet(BaseSegmentor):
             Tensor: (B, K, 2, H, W); channel 1 is the foreground. Shot ``k``
             equals a 1-shot run with support ``k`` alone.
         """
-        return self._resize_logits(
-            self._shot_logits(inputs), inputs['query_img'].shape[-2:])
+        masks = check_episode_tensors(**inputs)
+        inputs = dict(inputs, support_masks=masks)
+        return resize_shot_logits(
+            self._shot_logits(inputs), inputs['query_img'].shape[-2:],
+            self.align_corners)
 
     def loss(self, inputs: EpisodeInputs, data_samples: SampleList) -> dict:
         """Cross-entropy of every shot's logits against the query mask.
@@ -296,46 +299,34 @@ class HSNet(BaseSegmentor):
 
     def predict(self,
                 inputs: EpisodeInputs,
-                data_samples: OptSampleList = None) -> SampleList:
+                data_samples: OptSampleList = None,
+                support: Optional[SupportFeatures] = None) -> SampleList:
         """Predict query masks and store them in the data samples.
 
-        The decoder logits are resized straight to each sample's output
-        size ``(H', W')``: the size of its ``gt_sem_seg`` when it has one,
-        else its ``ori_shape`` (the input size without data samples). Each
-        sample gets:
+        Args:
+            inputs (dict): an episode batch (the data preprocessor's
+                output); only ``query_img`` when ``support`` is given.
+            data_samples (list[SegDataSample], optional): their
+                ``gt_sem_seg`` or ``ori_shape`` sets the output size; new
+                ones (output at the input size) when None.
+            support (SupportFeatures, optional): supports encoded by
+                :meth:`encode_support`, reused instead of ``inputs``'.
 
-        - ``pred_sem_seg`` (1, H', W') int64: the official K-shot vote
-          (:func:`~hsnet_mm.models.layers.vote_kshot`);
-        - ``shot_pred_sem_seg`` (K, H', W') int64: each shot's own
-          prediction (its vote);
-        - ``seg_logits`` (2, H', W'): the mean of the K shots' logits. For
-          K = 1 it is the shot's logits and ``pred_sem_seg`` is its argmax,
-          as in mmseg. For K > 1 the official prediction is a vote of the
-          shots' argmaxes, not the argmax of averaged logits, so
-          ``seg_logits`` is a soft summary for inspection and may disagree
-          with ``pred_sem_seg`` on some pixels.
+        Returns:
+            list[SegDataSample]: with ``pred_sem_seg`` (the official K-shot
+            vote), ``shot_pred_sem_seg`` and ``seg_logits``, as
+            :func:`~hsnet_mm.models.segmentors.prediction_packer.\
+pack_episode_predictions` writes them.
         """
-        logits = self._shot_logits(inputs)
-        input_size = tuple(inputs['query_img'].shape[-2:])
+        logits = self._shot_logits(inputs, support)
         if data_samples is None:
+            size = tuple(inputs['query_img'].shape[-2:])
             data_samples = [
-                SegDataSample(
-                    metainfo=dict(img_shape=input_size, ori_shape=input_size))
+                SegDataSample(metainfo=dict(img_shape=size, ori_shape=size))
                 for _ in range(logits.shape[0])
             ]
-        for shot_logits, ds in zip(logits, data_samples):
-            if 'gt_sem_seg' in ds:
-                size = tuple(ds.gt_sem_seg.shape[-2:])
-            else:
-                size = tuple(ds.metainfo['ori_shape'][:2])
-            shot_logits = self._resize_logits(shot_logits[None], size)
-            ds.set_data(
-                dict(
-                    seg_logits=PixelData(data=shot_logits[0].mean(0)),
-                    shot_pred_sem_seg=PixelData(
-                        data=foreground_argmax(shot_logits[0], dim=1)),
-                    pred_sem_seg=PixelData(data=vote_kshot(shot_logits))))
-        return data_samples
+        return pack_episode_predictions(logits, data_samples,
+                                        self.align_corners)
 
     def _forward(self,
                  inputs: EpisodeInputs,

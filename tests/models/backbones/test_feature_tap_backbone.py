@@ -54,19 +54,19 @@ def shapes(levels):
 
 
 @pytest.mark.parametrize('h,w', [(64, 64), (64, 96)])
-def test_swin_tokens_become_maps_shallow_to_deep(h, w):
+def test_swin_tokens_become_maps_deepest_first(h, w):
     model = build(tiny_swin_cfg(), TINY_SWIN_TAPS)
     assert model.layers_per_level == (1, 2, 2)  # the encoder's in_channels
     x = torch.randn(2, 3, h, w)
-    levels = model(x)
-    assert shapes(levels) == [[(2, 16, h // 8, w // 8)] * 2,
+    levels = model(x)  # in the order of the taps: deepest first
+    assert shapes(levels) == [[(2, 64, h // 32, w // 32)],
                               [(2, 32, h // 16, w // 16)] * 2,
-                              [(2, 64, h // 32, w // 32)]]
+                              [(2, 16, h // 8, w // 8)] * 2]
     # the (h, w) layout of the tokens: Swin's own stage-2 output is the
     # norm of its last block's tokens
     swin = model.backbone
     own = swin(x)[1]
-    tap = levels[0][1]
+    tap = levels[2][1]
     normed = swin.norm1(tap.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
     torch.testing.assert_close(normed, own)
 
@@ -75,7 +75,7 @@ def test_tuple_outputs_and_item_index():
     # a Swin stage returns (x_down, hw_down, x, hw)
     model = build(tiny_swin_cfg(), [['stages.1'], ['stages.1[2]']])
     x = torch.randn(1, 3, 64, 64)
-    fine, coarse = model(x)  # shallow to deep: taps reversed
+    coarse, fine = model(x)  # in the order of the taps
     assert coarse[0].shape == (1, 32, 4, 4)  # after the patch merging
     assert fine[0].shape == (1, 16, 8, 8)
     block = build(tiny_swin_cfg(), [['stages.1.blocks.1']])(x)[0][0]
@@ -89,9 +89,9 @@ def test_tuple_outputs_and_item_index():
 def test_mit_tokens_and_toy_layouts():
     model = build(tiny_mit_cfg(),
                   [['layers.3.1.0'], ['layers.2.1.0'], ['layers.1.1.0']])
-    assert shapes(model(torch.randn(1, 3, 64, 64))) == [[(1, 16, 8, 8)],
+    assert shapes(model(torch.randn(1, 3, 64, 64))) == [[(1, 64, 2, 2)],
                                                         [(1, 32, 4, 4)],
-                                                        [(1, 64, 2, 2)]]
+                                                        [(1, 16, 8, 8)]]
     toy = build(dict(type='_TapToyNet'), [['last', 'pair', 'bn']])
     x = torch.randn(2, 3, 32, 48)
     last, pair, ref = toy(x)[0]
@@ -111,8 +111,8 @@ def test_plain_vit_pyramid_by_level_strides():
     pyramid = build(
         tiny_vit_cfg(), taps, prefix_tokens=1, level_strides=(16, None, 4))
     levels = pyramid(x)
-    assert shapes(levels) == [[(1, 16, 16, 16)], [(1, 16, 8, 8)] * 2,
-                              [(1, 16, 4, 4)]]
+    assert shapes(levels) == [[(1, 16, 4, 4)], [(1, 16, 8, 8)] * 2,
+                              [(1, 16, 16, 16)]]
     torch.testing.assert_close(levels[1][0], plain(x)[1][0])
 
 

@@ -15,7 +15,8 @@ def tiny(depth=18, **kwargs):
 def test_groups_by_stage(depth, blocks):
     model = tiny(depth).eval()
     groups = model(torch.randn(1, 3, 64, 48))
-    assert [len(g) for g in groups] == list(blocks)
+    assert [len(g) for g in groups] == list(blocks)[::-1]  # deepest first
+    groups = groups[::-1]
     expansion = 4 if depth == 50 else 1
     for i, group in enumerate(groups):
         for f in group:
@@ -30,7 +31,7 @@ def test_taps_are_pre_relu_and_stage_output_matches_mmseg():
     ref.eval()  # mmseg's ResNet.train() returns None
     ref.load_state_dict(model.state_dict())
     x = torch.randn(2, 3, 64, 64)
-    groups = model(x)
+    groups = model(x)[::-1]  # shallow first, as mmseg's out_indices
     stage_outs = ref(x)
     for group, out in zip(groups, stage_outs):
         # the last block's tap, ReLU'd, is mmseg's stage output

@@ -14,7 +14,8 @@ def test_official_taps_and_layout():
     ]
     x = torch.randn(1, 3, 64, 64)
     groups = model(x)
-    assert [len(g) for g in groups] == [3, 3, 1]
+    assert [len(g) for g in groups] == [1, 3, 3]  # deepest first
+    groups = groups[::-1]
     assert groups[0][0].shape == (1, 512, 8, 8)
     assert groups[1][2].shape == (1, 512, 4, 4)
     assert groups[2][0].shape == (1, 512, 2, 2)

@@ -13,10 +13,10 @@ def feats(n, sizes, counts, channels=4):
 
 def test_pyramid_deepest_first_and_masking():
     neck = HypercorrelationNeck()
-    q = feats(2, (8, 4, 2), (4, 6, 3))
-    s = feats(2, (8, 4, 2), (4, 6, 3))
+    q = feats(2, (2, 4, 8), (3, 6, 4))  # the pyramid order: deepest first
+    s = feats(2, (2, 4, 8), (3, 6, 4))
     masks = (torch.rand(2, 32, 32) > 0.5).float()
-    pyramid = neck(q, s, masks)
+    pyramid = neck(q, s, masks)  # keeps it
     assert [tuple(p.shape) for p in pyramid] == [(2, 3, 2, 2, 2, 2),
                                                  (2, 6, 4, 4, 4, 4),
                                                  (2, 4, 8, 8, 8, 8)]

@@ -7,7 +7,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import hsnet_mm  # noqa: F401
-from hsnet_mm.models.layers import vote_kshot
+from hsnet_mm.models.segmentors import vote_kshot
 from tests.helpers import tiny_hsnet_cfg
 
 
@@ -200,7 +200,7 @@ def test_tensor_api_refuses_what_it_cannot_read(model):
 
 
 def test_huge_inputs_refused_before_the_correlation(model, monkeypatch):
-    from hsnet_mm.models.layers import correlation_memory
+    from hsnet_mm.models.segmentors import correlation_memory
     seen = []
     model.neck.register_forward_pre_hook(lambda *args: seen.append(1))
     monkeypatch.setattr(correlation_memory, 'available_memory_bytes',
@@ -275,7 +275,7 @@ def test_pair_chunks_change_nothing(model, chunk):
 def test_default_pair_chunk_by_correlation_size(model, monkeypatch):
     """On a CPU the default chunk keeps the largest correlation level
     under CPU_CHUNK_BYTES; elsewhere all pairs go at once."""
-    from hsnet_mm.models.segmentors import hsnet as module
+    from hsnet_mm.models import execution_policy as module
     assert model.pair_chunk is None
     feats = [[torch.zeros(6, 4, 8, 8)] * 2, [torch.zeros(6, 4, 4, 4)]]
     per_pair = 2 * 64**2 * 4  # 2 layers of an 8 x 8 level, fp32
@@ -328,7 +328,8 @@ def test_memory_check_counts_the_pairs_held_at_once(model, monkeypatch):
         seen.append(num_pairs)
 
     monkeypatch.setattr(
-        'hsnet_mm.models.segmentors.hsnet.check_correlation_memory', check)
+        'hsnet_mm.models.segmentors.correlation_memory.'
+        'check_correlation_memory', check)
     q, s, m = episode(2, 3)
     model.pair_chunk = 2
     with torch.no_grad():
@@ -341,3 +342,55 @@ def test_memory_check_counts_the_pairs_held_at_once(model, monkeypatch):
     model.with_cp = True
     model.loss(data['inputs'], data['data_samples'])
     assert seen == [2, 6, 6, 2]
+
+
+def test_encoded_support_reused_equals_predict():
+    """encode_support once, predict many queries: the same as predict on
+    each whole episode; one support set serves a batch of queries."""
+    init_default_scope('mmseg')
+    torch.manual_seed(5)
+    model = MODELS.build(tiny_hsnet_cfg()).eval()
+    batch = model.data_preprocessor(packed_batch(b=3, k=2), False)
+    inputs, samples = batch['inputs'], batch['data_samples']
+    inputs['query_img'] = torch.randn_like(inputs['query_img'])
+    # every episode uses the supports of episode 0
+    for key in ('support_imgs', 'support_masks'):
+        inputs[key] = inputs[key][:1].expand_as(inputs[key]).clone()
+    with torch.no_grad():
+        whole = model.predict(inputs, [s.clone() for s in samples])
+        support = model.encode_support(inputs['support_imgs'][:1],
+                                       inputs['support_masks'][:1])
+        assert support.num_shots == 2 and support.batch_size == 1
+        assert support.input_size == tuple(inputs['query_img'].shape[-2:])
+        reused = model.predict(
+            dict(query_img=inputs['query_img']), [s.clone() for s in samples],
+            support=support)
+        one = model.predict(
+            dict(query_img=inputs['query_img'][1:2]), [samples[1].clone()],
+            support=support)
+    for a, b in zip(whole, reused):
+        assert torch.equal(a.pred_sem_seg.data, b.pred_sem_seg.data)
+        torch.testing.assert_close(
+            a.seg_logits.data, b.seg_logits.data, rtol=0, atol=1e-6)
+    assert torch.equal(one[0].pred_sem_seg.data, whole[1].pred_sem_seg.data)
+    # supports of another size or batch are refused, naming both
+    with pytest.raises(ValueError, match=r'encoded for 1 episode.*queries'):
+        model.predict(
+            dict(query_img=inputs['query_img'][:, :, :32]), support=support)
+    two = model.encode_support(inputs['support_imgs'][:2],
+                               inputs['support_masks'][:2])
+    with pytest.raises(ValueError, match='encoded for 2 episode'):
+        model.predict(dict(query_img=inputs['query_img']), support=two)
+
+
+def test_the_chunk_size_is_decided_once_per_step(monkeypatch):
+    init_default_scope('mmseg')
+    model = MODELS.build(tiny_hsnet_cfg()).eval()
+    batch = model.data_preprocessor(packed_batch(b=2, k=2), False)
+    calls = []
+    original = model._chunk_size
+    monkeypatch.setattr(model, '_chunk_size',
+                        lambda *a: calls.append(a) or original(*a))
+    with torch.no_grad():
+        model.predict(**batch)
+    assert len(calls) == 1

@@ -16,11 +16,7 @@ from tests.helpers import tiny_hsnet_cfg
 
 def build(impl, frozen=True):
     cfg = tiny_hsnet_cfg(frozen=frozen)
-    fast = impl == 'fast'
-    cfg['backbone'].update(fold_bn=fast, channels_last=fast)
-    cfg['neck'].update(impl=impl)
-    cfg['encoder'].update(impl=impl)
-    cfg['pair_chunk'] = 1 if fast else 64
+    cfg.update(impl=impl, pair_chunk=1)  # reference: all pairs at once
     torch.manual_seed(0)
     return MODELS.build(cfg)
 

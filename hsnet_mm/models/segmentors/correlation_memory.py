@@ -18,6 +18,8 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 
+from ...structures import FeatureGroups
+
 #: The encoder's peak is a few times the correlation itself: the
 #: correlation, the permuted copies around the first squeeze convs and their
 #: outputs. An estimate, to refuse hopeless sizes, not a precise budget.
@@ -102,3 +104,15 @@ def check_correlation_memory(level_shapes: Sequence[Tuple[int, int, int]],
         f'the largest square input that fits is about {max(side, 32)} x '
         f'{max(side, 32)} px (resize the images, or use fewer shots or a '
         'smaller batch)')
+
+
+def check_pyramid_memory(query_feats: FeatureGroups, num_pairs: int,
+                         input_size: Tuple[int, int]) -> None:
+    """:func:`check_correlation_memory` of the pyramid that the query's
+    backbone features ``query_feats`` will correlate with ``num_pairs``
+    supports at once (on the features' device)."""
+    check_correlation_memory([(len(level), *level[0].shape[-2:])
+                              for level in query_feats], num_pairs,
+                             tuple(input_size),
+                             query_feats[0][0].element_size(),
+                             query_feats[0][0].device)

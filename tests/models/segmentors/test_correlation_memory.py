@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from hsnet_mm.models.layers.correlation_memory import (
+from hsnet_mm.models.segmentors.correlation_memory import (
     PEAK_FACTOR, available_memory_bytes, check_correlation_memory,
     correlation_bytes)
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from hsnet_mm.models.layers import vote_kshot
+from hsnet_mm.models.segmentors import vote_kshot
 
 
 def logits_from_votes(fg):
@@ -48,7 +48,7 @@ def test_bad_shape():
 def test_foreground_argmax_is_argmax():
     """Two comparisons with argmax's semantics: ties to class 0, a NaN
     wins (the first NaN if both are)."""
-    from hsnet_mm.models.layers import foreground_argmax
+    from hsnet_mm.models.segmentors import foreground_argmax
     torch.manual_seed(0)
     logits = torch.randn(2, 3, 2, 5, 6)
     logits[0, 0, :, 0, 0] = 1.5  # a tie

@@ -1,0 +1,47 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""show_episode_result: the supports, the query and its prediction."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import hsnet_mm  # noqa: F401
+from hsnet_mm.apis import inference_episode, init_model, show_episode_result
+from hsnet_mm.apis.show_result import encode_png
+from tests.apis.episode_helpers import box_mask, image, tiny_config
+
+
+@pytest.fixture(scope='module')
+def model():
+    torch.manual_seed(0)
+    return init_model(tiny_config())
+
+
+def episode(k: int):
+    sizes = [(40, 70), (64, 48), (37, 53)][:k]
+    imgs = [image(h, w, 10 + i) for i, (h, w) in enumerate(sizes)]
+    masks = [box_mask(h, w) for h, w in sizes]
+    return imgs, masks
+
+
+def test_show_episode_result(model, tmp_path):
+    imgs, masks = episode(3)
+    query = image(60, 90, 7)
+    res = inference_episode(model, query, imgs, masks)
+    out = tmp_path / 'vis' / 'episode.png'
+    canvas = show_episode_result(
+        query, imgs, masks, res, opacity=0.3, out_file=str(out))
+    saved = np.asarray(Image.open(out))
+    np.testing.assert_array_equal(saved, canvas)
+    assert canvas.shape[0] > 60 and canvas.shape[1] > 90 + 105 + 45 + 86
+    faint = show_episode_result(query, imgs, masks, res, opacity=0.0)
+    assert not np.array_equal(faint, canvas)
+    with pytest.raises(ValueError, match='pass the result of this query'):
+        show_episode_result(image(10, 10, 0), imgs, masks, res)
+
+
+def test_encode_png_round_trips_rgb_and_gray():
+    import io
+    for img in (image(7, 9, 3), box_mask(7, 9)):
+        decoded = np.asarray(Image.open(io.BytesIO(encode_png(img))))
+        np.testing.assert_array_equal(decoded, img)  # RGB stays RGB

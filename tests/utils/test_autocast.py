@@ -1,0 +1,22 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""The autocast state, on every supported torch."""
+import torch
+
+from hsnet_mm.utils.autocast import autocast_dtype, autocast_enabled
+
+
+def test_cpu_autocast_state_and_dtype():
+    assert not autocast_enabled('cpu')
+    assert autocast_dtype('cpu') is None
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert autocast_enabled('cpu')
+        assert autocast_dtype('cpu') == torch.bfloat16
+        # another device type's state is its own
+        assert not autocast_enabled('cuda')
+        assert autocast_dtype('cuda') is None
+    assert not autocast_enabled('cpu')
+
+
+def test_unknown_device_types_are_never_autocast():
+    assert not autocast_enabled('meta')
+    assert autocast_dtype('meta') is None
