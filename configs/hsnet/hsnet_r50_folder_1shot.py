@@ -42,17 +42,13 @@ train_dataloader = dict(
 # val/test: one episode per (image, class) pair unless num_episodes is set;
 # episodes are a function of episode_seed, the same on any number of GPUs
 val_dataloader = dict(
+    train_dataloader,
     batch_size=4,
-    num_workers=2,
-    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(**common, shot=1, mode='val', episode_seed=0))
+    dataset=dict(train_dataloader['dataset'], mode='val', episode_seed=0))
 test_dataloader = dict(
-    batch_size=4,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(**common, shot=1, mode='test', episode_seed=1))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], mode='test', episode_seed=1))
 val_evaluator = dict(type='FewShotMetric')
 test_evaluator = val_evaluator
 # small datasets saturate early: 100 epochs, the best val mIoU is kept

@@ -1,6 +1,4 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
-import time
-
 import numpy as np
 import pytest
 
@@ -108,18 +106,6 @@ def test_support_tells_the_target():
         everything.append(gt.sum() / (label > 0).sum())
     assert np.mean(matched) > 0.85
     assert np.mean(everything) < 0.5
-
-
-def test_render_speed():
-    ds = SyntheticFewShotDataset(mode='train', img_size=160)
-    render = ds._image_source()
-    render(ds.get_data_info(0)['img_path'])
-    start = time.perf_counter()
-    for i in range(40):
-        img, label = render(ds.get_data_info(i)['img_path'])
-    per_image = (time.perf_counter() - start) / 40
-    assert img.shape == (160, 160, 3) and label.shape == (160, 160)
-    assert per_image < 0.02, f'{per_image * 1e3:.1f} ms per image'
 
 
 def test_bad_arguments():

@@ -28,6 +28,17 @@ train_dataloader = dict(
         shot=1,
         mode='train',
         pipeline=pipeline))
+# test: the official 1000 episodes of the fold, replayed name for name, 4 per
+# batch in order; the rest as in the training loader
+test_dataloader = dict(
+    train_dataloader,
+    batch_size=4,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        train_dataloader['dataset'],
+        mode='test',
+        num_episodes=1000,
+        episode_sampling='official'))
 # validation during training (it picks the best checkpoint), as the
 # official train.py: the same 1000 seed-0 episodes the test replays (the
 # paper's model selection uses the test episodes, see configs/hsnet). A
@@ -35,35 +46,7 @@ train_dataloader = dict(
 # val_dataloader.dataset.num_episodes=300 (the first 300 of them) or
 # val_dataloader.dataset.episode_seed=1 (other episodes).
 val_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split_dir=split_dir,
-        fold=fold,
-        shot=1,
-        mode='val',
-        num_episodes=1000,
-        episode_sampling='official',
-        episode_seed=0,
-        pipeline=pipeline))
-test_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split_dir=split_dir,
-        fold=fold,
-        shot=1,
-        mode='test',
-        num_episodes=1000,
-        episode_sampling='official',
-        pipeline=pipeline))
+    test_dataloader,
+    dataset=dict(test_dataloader['dataset'], mode='val', episode_seed=0))
 val_evaluator = dict(type='FewShotMetric')
 test_evaluator = val_evaluator

@@ -28,6 +28,17 @@ train_dataloader = dict(
         shot=1,
         mode='train',
         pipeline=pipeline))
+# test: every image of the 240 test categories once (num_episodes=None: 2400
+# episodes), 4 per batch in order; the rest as in the training loader
+test_dataloader = dict(
+    train_dataloader,
+    batch_size=4,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        train_dataloader['dataset'],
+        mode='test',
+        num_episodes=None,
+        episode_sampling='official'))
 # validation during training (it picks the best checkpoint), as the
 # official train.py: every image of the 240 val categories once (2400
 # episodes), supports drawn as the official seed-0 run. Other supports:
@@ -35,35 +46,7 @@ train_dataloader = dict(
 # (num_episodes=N) cover only the first N / 10 categories, and the metric
 # scores the others 0.
 val_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split_dir=split_dir,
-        fold=fold,
-        shot=1,
-        mode='val',
-        num_episodes=None,  # every val image once: 2400
-        episode_sampling='official',
-        episode_seed=0,
-        pipeline=pipeline))
-test_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split_dir=split_dir,
-        fold=fold,
-        shot=1,
-        mode='test',
-        num_episodes=None,  # every test image once: 2400
-        episode_sampling='official',
-        pipeline=pipeline))
+    test_dataloader,
+    dataset=dict(test_dataloader['dataset'], mode='val', episode_seed=0))
 val_evaluator = dict(type='FewShotMetric')
 test_evaluator = val_evaluator

@@ -18,32 +18,23 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='EpisodicSampler', shuffle=True),
     dataset=dict(**common, shot=1, mode='train', pipeline=pipeline))
-# val and test see the fold's unseen classes; validation (which picks the
-# best checkpoint) renders its own images (seed=1), test the usual ones
-val_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        **common,
-        seed=1,
-        shot=1,
-        mode='val',
-        num_episodes=120,
-        episode_seed=1,
-        pipeline=pipeline))
+# val and test see the fold's unseen classes; the test renders the usual
+# images, validation (which picks the best checkpoint) its own (seed=1)
 test_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
+    train_dataloader,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        **common,
-        shot=1,
+        train_dataloader['dataset'],
         mode='test',
         num_episodes=300,
-        episode_seed=0,
-        pipeline=pipeline))
+        episode_seed=0))
+val_dataloader = dict(
+    test_dataloader,
+    dataset=dict(
+        test_dataloader['dataset'],
+        seed=1,
+        mode='val',
+        num_episodes=120,
+        episode_seed=1))
 val_evaluator = dict(type='FewShotMetric')
 test_evaluator = val_evaluator

@@ -10,7 +10,6 @@ real kill leaves it).
 import os
 import stat
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,9 +19,10 @@ from mmengine.runner import Runner
 import hsnet_mm.engine  # noqa: F401  (registers the hook and the backend)
 from hsnet_mm.engine import pick_resume_checkpoint
 from hsnet_mm.utils import NoSpaceError, fileio, load_checkpoint_file
+from tests.helpers import REPO_ROOT
 from tests.mounts import small_tmpfs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'utils'))
+sys.path.insert(0, str(REPO_ROOT / 'tests' / 'utils'))
 import runner_toys  # noqa: E402
 
 sys.path.pop(0)
