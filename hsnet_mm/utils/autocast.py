@@ -3,6 +3,7 @@
 from typing import Optional
 
 import torch
+import torch.nn as nn
 
 
 def autocast_enabled(device_type: str) -> bool:
@@ -31,3 +32,14 @@ def autocast_dtype(device_type: str) -> Optional[torch.dtype]:
         if device_type == 'cpu':
             return torch.get_autocast_cpu_dtype()
         return torch.get_autocast_gpu_dtype()
+
+
+def check_input_dtype(model: nn.Module, x: torch.Tensor) -> None:
+    """Raise ``TypeError`` when ``x``'s dtype is not that of ``model``'s
+    weights outside autocast (a float64 image into a float32 model)."""
+    weight = next(model.parameters(), None)
+    if (weight is not None and x.dtype != weight.dtype
+            and not autocast_enabled(x.device.type)):
+        raise TypeError(
+            f'the images are {x.dtype} but the model\'s weights are '
+            f'{weight.dtype}: cast them with .to({weight.dtype})')

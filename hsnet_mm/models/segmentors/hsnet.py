@@ -20,7 +20,7 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
 
 from ...structures import (EpisodeInputs, FeatureGroups, SupportFeatures,
                            check_episode_tensors)
-from ...utils.autocast import autocast_enabled
+from ...utils.autocast import check_input_dtype
 from ..execution_policy import (check_impl, check_part_impls, pair_chunk_size,
                                 set_impl)
 from .correlation_memory import check_pyramid_memory
@@ -43,12 +43,10 @@ class HSNet(BaseSegmentor):
                    -> pack_episode_predictions() (resize, K-shot vote)
         encode_decode() / forward(mode='tensor'): check the tensors ->
                    encode_shots() -> decode_head() -> resize to input size
-        encode_shots(): backbone(query), encode_support() (or a given
-                   one: backbone(supports))
-                   -> encode_pairs(): per chunk of pairs,
-                      neck (mask supports, cosine hypercorrelation pyramid)
-                      -> encoder (center-pivot 4D squeeze + mix, support
-                      mean)
+        encode_shots(): backbone(query), encode_support() (or a given one)
+                   -> encode_pairs(): per chunk of pairs, neck (cosine
+                      hypercorrelation pyramid) -> encoder (center-pivot
+                      4D squeeze + mix, support mean)
 
     The tensor-level API is :meth:`encode_decode` (episode tensors in,
     per-shot logits (B, K, 2, H, W) out; ``vote_kshot(logits)`` gives the
@@ -58,18 +56,13 @@ class HSNet(BaseSegmentor):
     ``predict(dict(query_img=q), samples, support=encoded)`` segments any
     number of queries with it (the API does so for many queries).
 
-    **Output size.** :meth:`predict` resizes the decoder logits straight to
-    the size of each sample's ground truth when it has one, else to its
-    ``ori_shape`` (:func:`.pack_episode_predictions`). The evaluation
-    protocol is therefore one switch of the data pipeline,
-    ``ResizeEpisode(keep_query_gt_original=...)``.
+    **Output size**: each sample's ground truth's, else its ``ori_shape``
+    (:func:`.pack_episode_predictions`), so the evaluation protocol is one
+    switch of the pipeline, ``ResizeEpisode(keep_query_gt_original=...)``.
 
-    **Pair chunks.** Every (query, support) pair goes through the neck and
-    the encoder on its own (GroupNorm statistics are per pair), so a chunk
-    at a time gives the same result (chunk size: the execution policy's
-    :func:`~hsnet_mm.models.execution_policy.pair_chunk_size`). With
-    ``with_cp`` a training step keeps only the backbone features and
-    recomputes each chunk's correlation and encoder in the backward.
+    **Pair chunks** (:mod:`.pair_chunks`): the neck and the encoder run a
+    chunk of pairs at a time (the same result; the chunk size is the
+    execution policy's); ``with_cp`` recomputes each chunk in the backward.
 
     Args:
         backbone (dict): a backbone returning features grouped by pyramid
@@ -188,12 +181,7 @@ class HSNet(BaseSegmentor):
                 (checked after the query's backbone pass, before the
                 supports' and the correlation).
         """
-        weight = next(self.parameters(), None)
-        if (weight is not None and query_img.dtype != weight.dtype
-                and not autocast_enabled(query_img.device.type)):
-            raise TypeError(
-                f'the images are {query_img.dtype} but the model\'s weights '
-                f'are {weight.dtype}: cast them with .to({weight.dtype})')
+        check_input_dtype(self, query_img)
         b = query_img.shape[0]
         if support is None:
             k = support_imgs.shape[1]
