@@ -125,7 +125,8 @@ class CenterPivot4DEncoder(BaseModule):
             ``'reference'`` (the straightforward :class:`CenterPivotConv4d`
             forward, kept as the correctness oracle); same parameters,
             outputs equal up to float rounding. Inside ``HSNet``, its
-            ``impl`` sets it. Defaults to ``'fast'``.
+            ``impl`` sets it; on its own, ``set_impl(encoder, impl)``
+            switches it. Defaults to ``'fast'``.
         conv4d_cfg (dict, optional): the 4D conv, a type registered in
             mmseg's ``MODELS`` taking ``(in_channels, out_channels,
             kernel_size, support_stride)``; other keys go to its
@@ -180,19 +181,8 @@ class CenterPivot4DEncoder(BaseModule):
                               ones, num_groups, conv4d_cfg)
             for _ in range(num_levels - 1)
         ])
-        set_impl(self, impl)
-
-    @property
-    def impl(self) -> str:
-        """The execution policy of the 4D convs; setting it sets theirs."""
-        return self._impl
-
-    @impl.setter
-    def impl(self, impl: str) -> None:
-        self._impl = check_impl(impl)
-        for m in self.modules():
-            if m is not self and hasattr(m, 'impl'):
-                m.impl = impl
+        self.impl = impl
+        set_impl(self, impl)  # its 4D convs
 
     def forward(self, pyramid: Sequence[torch.Tensor]) -> torch.Tensor:
         """Encode the pyramid.
