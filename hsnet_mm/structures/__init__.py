@@ -7,6 +7,5 @@ from .episode import (EPISODE_INPUT_KEYS, EPISODE_META_KEYS, IGNORE_INDEX,
 __all__ = [
     'EPISODE_INPUT_KEYS', 'EPISODE_META_KEYS', 'IGNORE_INDEX', 'EpisodeInputs',
     'FeatureGroups', 'SupportFeatures', 'check_episode_shapes',
-    'check_episode_tensors',
-    'stack_episode_inputs'
+    'check_episode_tensors', 'stack_episode_inputs'
 ]

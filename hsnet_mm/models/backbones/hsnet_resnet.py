@@ -156,8 +156,9 @@ class HSNetResNet(FrozenBackboneMixin, ResNet):
         if self.channels_last and policy.channels_last(self.impl, x.device):
             x = x.contiguous(memory_format=torch.channels_last)
         # a frozen backbone's BN is always in eval mode: an affine map
-        folded = (self.frozen and self.fold_bn
-                  and policy.fold_bn(self.impl, x.device))
+        folded = (
+            self.frozen and self.fold_bn
+            and policy.fold_bn(self.impl, x.device))
         conv_bn = self._folded if folded else _conv_then_bn
         with torch.set_grad_enabled(torch.is_grad_enabled()
                                     and not self.frozen):
