@@ -102,14 +102,14 @@ def segment(model, query, editors: Sequence, masks: Sequence,
     # (each shot's vote is at the input size for a huge query: the packer's
     # contract, hsnet_mm.models.segmentors.prediction_packer)
     h0, w0 = query_img.shape[:2]
-    votes = [
-        (overlay_mask(
-            query_img,
-            mmcv.imresize(
-                shot.astype(np.uint8), (w0, h0), interpolation='nearest'),
-            SUPPORT_COLOR, opacity), f'shot {k + 1}: {int(shot.sum())} px')
-        for k, shot in enumerate(result.shot_pred_sem_seg.data.cpu().numpy())
-    ]
+    shots = (result.shot_pred_sem_seg.data.cpu().numpy()
+             if 'shot_pred_sem_seg' in result else [])  # (a segmentor may not)
+    votes = [(overlay_mask(
+        query_img,
+        mmcv.imresize(
+            shot.astype(np.uint8), (w0, h0), interpolation='nearest'),
+        SUPPORT_COLOR, opacity), f'shot {k + 1}: {int(shot.sum())} px')
+             for k, shot in enumerate(shots)]
     share = 100 * pred.mean()
     return overlay, votes, (f'{len(imgs)}-shot: {share:.1f}% of the query '
                             f'is the object')

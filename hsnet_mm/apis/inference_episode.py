@@ -18,8 +18,9 @@ The API only loads, runs the pipeline and calls the model, as mmseg's
 ``inference_model`` does: any segmentor with ``encode_support`` and
 ``predict(inputs, data_samples, support=...)`` works (``docs/reuse.md``).
 A result equals ``model.predict`` of the same episode without a ground
-truth, bit for bit (tested). Queries are decoded one at a time, so the
-memory of a call does not grow with the number of queries.
+truth, bit for bit (tested). Queries are decoded one at a time: the
+decoded originals of a list of queries are never held together (the
+results, with their original-size masks, are).
 """
 from typing import Iterable, List, Optional, Sequence, Union
 
@@ -66,7 +67,9 @@ def inference_episode(
         SegDataSample | list[SegDataSample]: per query, at its original size
         (H0, W0): ``pred_sem_seg`` (1, H0, W0) int64 0/1 (the K-shot vote),
         ``seg_logits`` (2, H0, W0) (mean of the shots' logits),
-        ``shot_pred_sem_seg`` (K, H0, W0) int64 0/1 (each shot's vote);
+        ``shot_pred_sem_seg`` (K, H0, W0) int64 0/1 (each shot's vote;
+        these two at the input size ``img_shape`` for a query over
+        ``FULL_SIZE_MAX_PIXELS``, see ``pack_episode_predictions``);
         metainfo ``ori_shape``, ``img_shape`` (input size), ``shot`` and
         ``img_path`` / ``support_img_paths`` when files were given.
 

@@ -2,10 +2,10 @@
 from .episode import (EPISODE_INPUT_KEYS, EPISODE_META_KEYS, IGNORE_INDEX,
                       EpisodeInputs, FeatureGroups, SupportFeatures,
                       check_episode_shapes, check_episode_tensors,
-                      stack_episode_inputs)
+                      check_support_shapes, stack_episode_inputs)
 
 __all__ = [
     'EPISODE_INPUT_KEYS', 'EPISODE_META_KEYS', 'IGNORE_INDEX', 'EpisodeInputs',
     'FeatureGroups', 'SupportFeatures', 'check_episode_shapes',
-    'check_episode_tensors', 'stack_episode_inputs'
+    'check_episode_tensors', 'check_support_shapes', 'stack_episode_inputs'
 ]

@@ -165,6 +165,49 @@ def stack_episode_inputs(
     return stacked
 
 
+def check_support_shapes(support_imgs: torch.Tensor,
+                         support_masks: torch.Tensor) -> None:
+    """Check the shapes of a batch of support sets (any dtype).
+
+    Args:
+        support_imgs (Tensor): (B, K, 3, H, W).
+        support_masks (Tensor): (B, K, H, W).
+
+    Raises:
+        ValueError: wrong ranks, channel counts (RGB only), batch sizes,
+            shot counts or sizes that differ between images and masks.
+    """
+    if support_imgs.dim() != 5:
+        raise ValueError('support_imgs must be (B, K, 3, H, W), got shape '
+                         f'{tuple(support_imgs.shape)}')
+    if support_masks.dim() != 4:
+        raise ValueError('support_masks must be (B, K, H, W), got shape '
+                         f'{tuple(support_masks.shape)}')
+    if support_imgs.shape[2] != 3:
+        raise ValueError(
+            _not_rgb('support_imgs (B, K, 3, H, W)', support_imgs))
+    if support_imgs.shape[0] != support_masks.shape[0]:
+        raise ValueError(
+            f'batch sizes differ: support images {support_imgs.shape[0]}, '
+            f'support masks {support_masks.shape[0]}')
+    if support_imgs.shape[1] != support_masks.shape[1]:
+        raise ValueError(
+            f'shot counts differ: {support_imgs.shape[1]} support images '
+            f'but {support_masks.shape[1]} support masks per episode')
+    if support_imgs.shape[1] < 1:
+        raise ValueError('an episode needs at least one support (K >= 1)')
+    if support_imgs.shape[-2:] != support_masks.shape[-2:]:
+        raise ValueError(
+            f'support images {tuple(support_imgs.shape[-2:])} and support '
+            f'masks {tuple(support_masks.shape[-2:])} must have the same '
+            'spatial size')
+
+
+def _not_rgb(what: str, x: torch.Tensor) -> str:
+    return (f'images must be RGB: {what}, got {tuple(x.shape)} (repeat a '
+            'grayscale channel 3 times; drop an alpha channel)')
+
+
 def check_episode_shapes(query_img: torch.Tensor, support_imgs: torch.Tensor,
                          support_masks: torch.Tensor) -> None:
     """Check the shapes of a batch of episodes (any dtype, e.g. raw uint8).
@@ -182,32 +225,15 @@ def check_episode_shapes(query_img: torch.Tensor, support_imgs: torch.Tensor,
     if query_img.dim() != 4:
         raise ValueError('query_img must be (B, 3, H, W), got shape '
                          f'{tuple(query_img.shape)}')
-    if support_imgs.dim() != 5:
-        raise ValueError('support_imgs must be (B, K, 3, H, W), got shape '
-                         f'{tuple(support_imgs.shape)}')
-    if support_masks.dim() != 4:
-        raise ValueError('support_masks must be (B, K, H, W), got shape '
-                         f'{tuple(support_masks.shape)}')
-    if query_img.shape[1] != 3 or support_imgs.shape[2] != 3:
-        raise ValueError(
-            'images must be RGB: query_img (B, 3, H, W) and support_imgs (B, '
-            f'K, 3, H, W), got {tuple(query_img.shape)} and '
-            f'{tuple(support_imgs.shape)} (repeat a grayscale channel 3 '
-            'times; drop an alpha channel)')
+    if query_img.shape[1] != 3:
+        raise ValueError(_not_rgb('query_img (B, 3, H, W)', query_img))
+    check_support_shapes(support_imgs, support_masks)
     b = query_img.shape[0]
-    if support_imgs.shape[0] != b or support_masks.shape[0] != b:
-        raise ValueError(
-            f'batch sizes differ: query {b}, support images '
-            f'{support_imgs.shape[0]}, support masks {support_masks.shape[0]}')
-    if support_imgs.shape[1] != support_masks.shape[1]:
-        raise ValueError(
-            f'shot counts differ: {support_imgs.shape[1]} support images '
-            f'but {support_masks.shape[1]} support masks per episode')
-    if support_imgs.shape[1] < 1:
-        raise ValueError('an episode needs at least one support (K >= 1)')
+    if support_imgs.shape[0] != b:
+        raise ValueError(f'batch sizes differ: query {b}, supports '
+                         f'{support_imgs.shape[0]}')
     size = tuple(query_img.shape[-2:])
-    if tuple(support_imgs.shape[-2:]) != size or tuple(
-            support_masks.shape[-2:]) != size:
+    if tuple(support_imgs.shape[-2:]) != size:
         raise ValueError(
             f'query {size}, support images {tuple(support_imgs.shape[-2:])} '
             f'and support masks {tuple(support_masks.shape[-2:])} must have '

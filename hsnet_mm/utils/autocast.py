@@ -37,6 +37,11 @@ def autocast_dtype(device_type: str) -> Optional[torch.dtype]:
 def check_input_dtype(model: nn.Module, x: torch.Tensor) -> None:
     """Raise ``TypeError`` when ``x``'s dtype is not that of ``model``'s
     weights outside autocast (a float64 image into a float32 model)."""
+    if not x.is_floating_point():
+        raise TypeError(
+            f'the images are {x.dtype}: the model takes normalised float '
+            'images ((x - mean) / std, as EpisodeDataPreProcessor makes '
+            'them)')
     weight = next(model.parameters(), None)
     if (weight is not None and x.dtype != weight.dtype
             and not autocast_enabled(x.device.type)):

@@ -31,4 +31,6 @@ def test_input_dtype_must_be_the_weights_outside_autocast():
         check_input_dtype(model, torch.zeros(1, 2, dtype=torch.float64))
     with torch.autocast('cpu', dtype=torch.bfloat16):
         check_input_dtype(model, torch.zeros(1, 2, dtype=torch.bfloat16))
-    check_input_dtype(torch.nn.ReLU(), torch.zeros(1, dtype=torch.int64))
+    check_input_dtype(torch.nn.ReLU(), torch.zeros(1, dtype=torch.float64))
+    with pytest.raises(TypeError, match='normalised float images'):
+        check_input_dtype(model, torch.zeros(1, 2, dtype=torch.uint8))

@@ -19,8 +19,10 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 
 from ...structures import (EpisodeInputs, FeatureGroups, SupportFeatures,
-                           check_episode_tensors)
+                           check_episode_shapes, check_episode_tensors,
+                           check_support_shapes)
 from ...utils.autocast import check_input_dtype
+from ...utils.cli import UserError
 from ..execution_policy import (check_impl, check_part_impls, pair_chunk_size,
                                 set_impl)
 from .correlation_memory import check_pyramid_memory
@@ -101,13 +103,13 @@ class HSNet(BaseSegmentor):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if test_cfg and 'output_size' in test_cfg:
-            raise ValueError(
+            raise UserError(
                 'HSNet.test_cfg.output_size is gone: predictions follow the '
                 'ground truth\'s size, so the protocol is chosen in the data '
                 'pipeline with ResizeEpisode(keep_query_gt_original=True) '
                 '(tools/test.py --original-size sets it)')
         if pair_chunk is not None and pair_chunk < 1:
-            raise ValueError(f'pair_chunk must be >= 1, got {pair_chunk}')
+            raise UserError(f'pair_chunk must be >= 1, got {pair_chunk}')
         check_part_impls(impl, backbone=backbone, neck=neck, encoder=encoder)
         self.pair_chunk = pair_chunk
         self.with_cp = with_cp
@@ -147,6 +149,7 @@ class HSNet(BaseSegmentor):
         Returns:
             SupportFeatures: for ``encode_shots``/``predict(support=...)``.
         """
+        check_support_shapes(support_imgs, support_masks)
         bs, k = support_imgs.shape[:2]
         return SupportFeatures(
             feats=self.extract_feat(support_imgs.flatten(0, 1)),
@@ -184,8 +187,12 @@ class HSNet(BaseSegmentor):
         check_input_dtype(self, query_img)
         b = query_img.shape[0]
         if support is None:
+            check_episode_shapes(query_img, support_imgs, support_masks)
             k = support_imgs.shape[1]
         else:
+            if support_imgs is not None or support_masks is not None:
+                raise ValueError('give support_imgs and support_masks, or '
+                                 'encoded supports (support=...), not both')
             k = support.num_shots
             support.check_queries(b, query_img.shape[-2:])
         query_feats = self.extract_feat(query_img)

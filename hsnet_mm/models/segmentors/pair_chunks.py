@@ -23,8 +23,9 @@ from ...structures import FeatureGroups, SupportFeatures
 def pair_features(query_feats: FeatureGroups, support: SupportFeatures):
     """The N = B K (query, support) pairs of B queries and their supports.
 
-    The query's features are expanded (not copied) to its K pairs; one
-    support set (``support.batch_size`` 1) is repeated for every query.
+    The query's features are repeated for its K pairs, and one support set
+    (``support.batch_size`` 1) for every query (copies, as a batch of
+    pairs is).
 
     Args:
         query_feats (FeatureGroups): per level, L maps (B, C_l, Hq, Wq).
@@ -85,6 +86,15 @@ def encode_pairs_in_chunks(neck: nn.Module,
 
     def correlate_encode(q, s, m):
         return encoder(neck(q, s, m))
+
+    counts = {
+        f.shape[0]
+        for level in (*query_feats, *support_feats)
+        for f in level
+    } | {support_masks.shape[0]}
+    if len(counts) != 1:
+        raise ValueError('query features, support features and support '
+                         f'masks must hold the same pairs, got {counts}')
 
     outs = []
     for start in range(0, support_masks.shape[0], chunk):

@@ -98,13 +98,15 @@ def vote_at_size(shot_logits: torch.Tensor, size: Sequence[int],
     """
     k = shot_logits.shape[0]
     out_h, out_w = (int(s) for s in size)
-    flat = shot_logits.flatten(0, 1)
+    flat = shot_logits.flatten(0, 1).float()  # (half logits: fp32 weights)
     band = max(1, BAND_BYTES // max(1, flat.shape[0] * out_w * 4 * 4))
     pred = torch.empty((out_h, out_w),
                        dtype=torch.long,
                        device=shot_logits.device)
     votes = None if k == 1 else torch.empty(
-        (out_h, out_w), dtype=torch.uint8, device=shot_logits.device)
+        (out_h, out_w),
+        dtype=torch.uint8 if k < 256 else torch.int32,
+        device=shot_logits.device)
     for start in range(0, out_h, band):
         rows = slice(start, min(out_h, start + band))
         fg = foreground_argmax(
@@ -167,7 +169,7 @@ def pack_episode_predictions(
         size = output_size(sample)
         small = size[0] * size[1] <= full_size_max_pixels
         logits_size = size if small else tuple(
-            sample.metainfo.get('img_shape', size))[:2]
+            sample.metainfo.get('img_shape', logits.shape[-2:]))[:2]
         resized = F.interpolate(
             logits,
             size=logits_size,

@@ -394,3 +394,30 @@ def test_the_chunk_size_is_decided_once_per_step(monkeypatch):
     with torch.no_grad():
         model.predict(**batch)
     assert len(calls) == 1
+
+
+def test_mismatched_inputs_are_refused_on_every_entry():
+    """predict/loss take the preprocessor's tensors, but a direct call
+    with shapes that do not fit is refused, not silently paired."""
+    init_default_scope('mmseg')
+    model = MODELS.build(tiny_hsnet_cfg()).eval()
+    q = torch.randn(1, 3, 64, 64)
+    with pytest.raises(ValueError, match='shot counts differ: 3 .* 1'):
+        model.predict(
+            dict(
+                query_img=q,
+                support_imgs=torch.randn(1, 3, 3, 64, 64),
+                support_masks=torch.ones(1, 1, 64, 64)))
+    with pytest.raises(ValueError, match='shot counts differ'):
+        model.encode_support(
+            torch.randn(1, 2, 3, 64, 64), torch.ones(1, 1, 64, 64))
+    support = model.encode_support(
+        torch.randn(1, 2, 3, 64, 64), torch.ones(1, 2, 64, 64))
+    with pytest.raises(ValueError, match='not both'):
+        model.encode_shots(q, torch.randn(1, 2, 3, 64, 64), support=support)
+    with pytest.raises(TypeError, match='normalised float'):
+        model.predict(dict(query_img=q.to(torch.uint8)), support=support)
+    # a config error names the setting (one line in the tools)
+    from hsnet_mm.utils import UserError
+    with pytest.raises(UserError, match='pair_chunk'):
+        MODELS.build(dict(tiny_hsnet_cfg(), pair_chunk=0))

@@ -84,3 +84,14 @@ def test_ground_truth_sets_the_output_size_and_counts_must_match():
     with pytest.raises(ValueError, match='2 episodes of logits but 1'):
         packer.pack_episode_predictions(
             torch.randn(2, 1, 2, 5, 5), samples(1, (9, 9)), True)
+
+
+def test_half_precision_logits_vote_in_float32():
+    torch.manual_seed(3)
+    logits = torch.randn(3, 2, 10, 14)
+    full = packer.vote_at_size(logits, (97, 131), False)
+    half = packer.vote_at_size(logits.bfloat16().float().bfloat16(), (97, 131),
+                               False)
+    ref = packer.vote_at_size(logits.bfloat16().float(), (97, 131), False)
+    assert torch.equal(half, ref)  # the same as its float32 copy
+    assert full.shape == half.shape
