@@ -92,3 +92,24 @@ def test_reference_backbone_runs_unfolded_nchw():
     feats = backbone(torch.randn(1, 3, 32, 32))
     assert feats[0][0].is_contiguous(memory_format=torch.channels_last)
     assert backbone._folded._cache
+
+
+def test_device_defaults():
+    """CPU: the measured fast choices; CUDA: the safest until measured."""
+    cpu, cuda = torch.device('cpu'), torch.device('cuda')
+    assert policy.channels_last('fast', cpu)
+    assert not policy.channels_last('fast', cuda)
+    assert policy.sparse_correlation('fast', cpu)
+    assert not policy.sparse_correlation('fast', cuda)
+    assert not policy.sparse_correlation('reference', cpu)
+    assert policy.fold_bn('fast', cuda)
+
+
+def test_set_impl_leaves_unrelated_impl_attributes_alone():
+    model = torch.nn.Sequential(torch.nn.Linear(1, 1))
+    model[0].impl = 'cutlass'  # a third-party module's own attribute
+    model.impl = 'fast'
+    policy.set_impl(model, 'reference')
+    assert model.impl == 'reference' and model[0].impl == 'cutlass'
+    # a chunk never exceeds the pairs there are (the memory check counts it)
+    assert policy.pair_chunk_size('fast', 64, 1, 3, torch.device('cpu')) == 3

@@ -105,7 +105,8 @@ def stack_level_correlations(query_feats: Sequence[torch.Tensor],
 
 def batched_level_correlations(query_feats: Sequence[torch.Tensor],
                                support_feats: Sequence[torch.Tensor],
-                               eps: float = 1e-5) -> torch.Tensor:
+                               eps: float = 1e-5,
+                               sparse: bool = True) -> torch.Tensor:
     """Same as :func:`stack_level_correlations`, as batched GEMMs.
 
     The L layers of a level share (C, Hq, Wq) and (C, Hs, Ws) (e.g. the
@@ -113,8 +114,9 @@ def batched_level_correlations(query_feats: Sequence[torch.Tensor],
     and multiplied at once into the stacked (N, L, Hq, Wq, Hs, Ws) tensor:
     no per-layer results and no stacking copy of the large correlations.
     On large levels only the support positions the masks keep are
-    multiplied (:func:`_correlate_nonzero_columns`). Levels whose layers
-    differ in shape fall back to :func:`stack_level_correlations`.
+    multiplied when ``sparse`` (:func:`_correlate_nonzero_columns`). Levels
+    whose layers differ in shape fall back to
+    :func:`stack_level_correlations`.
 
     Args:
         query_feats (Sequence[Tensor]): L query features, each
@@ -122,6 +124,9 @@ def batched_level_correlations(query_feats: Sequence[torch.Tensor],
         support_feats (Sequence[Tensor]): the L (masked) support features,
             each (N, C, Hs, Ws).
         eps (float): see :func:`cosine_correlation`.
+        sparse (bool): skip the masked-out support positions on large
+            levels (the execution policy's choice per device). Defaults to
+            True.
 
     Returns:
         Tensor: (N, L, Hq, Wq, Hs, Ws), layers in shallow-to-deep order.
@@ -140,7 +145,7 @@ def batched_level_correlations(query_feats: Sequence[torch.Tensor],
     hs, ws = support_feats[0].shape[-2:]
     query, _ = _normalise_stacked(query_feats, eps)
     support, support_norm = _normalise_stacked(support_feats, eps)
-    corr = _correlate_nonzero_columns(query, support, support_norm)
+    corr = _correlate_nonzero_columns(query, support, support_norm, sparse)
     return corr.view(n, len(query_feats), hq, wq, hs, ws)
 
 
@@ -207,8 +212,10 @@ SPARSE_SUPPORT_MIN_SIZE = 100_000
 GEMM_COLUMN_MULTIPLE = 16
 
 
-def _correlate_nonzero_columns(query: torch.Tensor, support: torch.Tensor,
-                               support_norm: torch.Tensor) -> torch.Tensor:
+def _correlate_nonzero_columns(query: torch.Tensor,
+                               support: torch.Tensor,
+                               support_norm: torch.Tensor,
+                               sparse: bool = True) -> torch.Tensor:
     """Correlate normalised features, skipping all-zero support positions.
 
     A support position whose C-vector is zero in every layer (masked out:
@@ -226,6 +233,7 @@ def _correlate_nonzero_columns(query: torch.Tensor, support: torch.Tensor,
         support (Tensor): normalised support features, (N, L, Hs Ws, C).
         support_norm (Tensor): their norms before normalising,
             (N, L, Hs Ws).
+        sparse (bool): False: always the dense product. Defaults to True.
 
     Returns:
         Tensor: (N, L, Hq Wq, Hs Ws), clamped at 0.
@@ -240,7 +248,8 @@ def _correlate_nonzero_columns(query: torch.Tensor, support: torch.Tensor,
                                             2)).view(n, num_layers, q_len,
                                                      s_len).clamp_(min=0)
 
-    if q_len * s_len < SPARSE_SUPPORT_MIN_SIZE or query.device.type == 'meta':
+    if (not sparse or q_len * s_len < SPARSE_SUPPORT_MIN_SIZE
+            or query.device.type == 'meta'):
         return dense()  # (meta tensors, for shape checks, have no data)
     nonzero = support_norm.ne(0).any(dim=1)  # (N, Hs Ws)
     counts = nonzero.sum(dim=1).tolist()

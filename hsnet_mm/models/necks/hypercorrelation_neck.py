@@ -17,7 +17,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptMultiConfig
 
 from ...structures import FeatureGroups
-from ..execution_policy import check_impl
+from ..execution_policy import check_impl, sparse_correlation
 from ..layers import (batched_level_correlations, mask_support_feature,
                       stack_level_correlations)
 
@@ -45,7 +45,7 @@ class HypercorrelationNeck(BaseModule):
         eps (float): added to the L2 norms. Defaults to 1e-5.
         impl (str): ``'fast'`` correlates the layers of a level as one
             batched GEMM (:func:`batched_level_correlations`; on large
-            levels only the support positions the mask keeps are
+            levels of a CPU only the support positions the mask keeps are
             multiplied, the masked-out ones are exact zeros) and resizes
             the mask once per level; ``'reference'`` correlates layer by
             layer. Equal up to float rounding. The execution policy
@@ -87,13 +87,18 @@ class HypercorrelationNeck(BaseModule):
             raise ValueError('support_masks must be (N, H, W), got '
                              f'{tuple(support_masks.shape)}')
         fast = self.impl == 'fast'
-        correlate = (
-            batched_level_correlations if fast else stack_level_correlations)
+        sparse = sparse_correlation(self.impl, support_masks.device)
         pyramid = []
         for q_level, s_level in zip(query_feats, support_feats):
             if self.mask_support:
                 s_level = self._mask_level(s_level, support_masks, fast)
-            pyramid.append(correlate(q_level, s_level, self.eps))
+            if fast:
+                pyramid.append(
+                    batched_level_correlations(q_level, s_level, self.eps,
+                                               sparse))
+            else:
+                pyramid.append(
+                    stack_level_correlations(q_level, s_level, self.eps))
         return pyramid
 
     @staticmethod

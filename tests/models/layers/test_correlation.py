@@ -212,3 +212,22 @@ def test_channels_last_features_normalise_alike():
     assert a.shape == (2, 3, 35, 6)
     torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     torch.testing.assert_close(na, nb, rtol=0, atol=1e-6)
+
+
+def test_dense_when_the_policy_says_so(monkeypatch):
+    """sparse=False (the CUDA default) never gathers columns."""
+    from hsnet_mm.models.layers import correlation
+    monkeypatch.setattr(correlation, 'SPARSE_SUPPORT_MIN_SIZE', 0)
+    torch.manual_seed(0)
+    q = [torch.randn(2, 4, 5, 5) for _ in range(2)]
+    s = [torch.randn(2, 4, 5, 5) for _ in range(2)]
+    for f in s:
+        f[..., 2:, :] = 0  # masked out
+    sparse = batched_level_correlations(q, s)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('gathered columns with sparse=False')
+
+    monkeypatch.setattr(torch.Tensor, 'index_select', refuse)
+    dense = batched_level_correlations(q, s, sparse=False)
+    torch.testing.assert_close(dense, sparse, rtol=0, atol=1e-6)
