@@ -3,9 +3,32 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.datasets import trees
-from tests.helpers import require_reference
+from tests.helpers import CUDA_EXACT, DEVICES, require_reference
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Each computation test runs on the CPU and, where CUDA is available,
+    on CUDA (TF32 off, deterministic cuDNN: :data:`CUDA_EXACT`)."""
+    if request.param != 'cuda':
+        yield torch.device('cpu')
+        return
+    saved = (torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark,
+             torch.backends.cudnn.deterministic)
+    torch.backends.cuda.matmul.allow_tf32 = CUDA_EXACT['allow_tf32']
+    torch.backends.cudnn.allow_tf32 = CUDA_EXACT['allow_tf32']
+    torch.backends.cudnn.benchmark = CUDA_EXACT['benchmark']
+    torch.backends.cudnn.deterministic = CUDA_EXACT['deterministic']
+    try:
+        yield torch.device('cuda')
+    finally:
+        (torch.backends.cuda.matmul.allow_tf32,
+         torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark,
+         torch.backends.cudnn.deterministic) = saved
 
 
 @pytest.fixture

@@ -5,11 +5,34 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(
     os.environ.get('HSNET_SHARED_DIR', REPO_ROOT.parent / 'shared'))
 REFERENCE_DIR = SHARED_DIR / 'reference' / 'hsnet_official'
+
+#: every device a computation test runs on: always the CPU; CUDA where it
+#: is available (the ``cuda`` marker selects those: ``pytest -m cuda``)
+DEVICES = [
+    pytest.param('cpu', id='cpu'),
+    pytest.param(
+        'cuda',
+        id='cuda',
+        marks=[
+            pytest.mark.cuda,
+            pytest.mark.skipif(
+                not torch.cuda.is_available(),
+                reason='CUDA is not available on this machine')
+        ])
+]
+
+#: the numerics policy of equality tests on CUDA: TF32 off (a TF32 GEMM or
+#: conv keeps 10 mantissa bits, ~1e-3 relative: equality to the reference
+#: at 1e-5 would not hold), deterministic cuDNN algorithms; the tolerances
+#: stay those of the CPU (1e-5 fast vs reference, 1e-4 against the official
+#: fixture) until a GPU run measures them (docs/performance.md)
+CUDA_EXACT = dict(allow_tf32=False, benchmark=False, deterministic=True)
 
 
 def require_reference(*relative: str) -> Path:

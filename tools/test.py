@@ -25,6 +25,7 @@ from hsnet_mm.engine import (dump_seed_results, format_test_report,
 from hsnet_mm.utils import (add_runner_args, build_runner,
                             destroy_dist_if_initialized, load_config,
                             parse_runner_args, run_cli, setup_test_cfg)
+from hsnet_mm.utils.autocast import AMP_DTYPES
 
 
 def parse_args(argv=None):
@@ -66,8 +67,15 @@ def parse_args(argv=None):
         '--amp',
         action='store_true',
         help='run the model under autocast (CUDA: float16; CPU: bfloat16)')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=AMP_DTYPES,
+        help='with --amp: the autocast dtype (default auto: float16 on '
+        'CUDA, bfloat16 on a CPU, which supports only bfloat16)')
     add_runner_args(parser)
     args = parse_runner_args(parser, argv)
+    if args.amp_dtype is not None and not args.amp:
+        parser.error('--amp-dtype goes with --amp')
     if args.shot is not None and args.shot < 1:
         parser.error(f'--shot must be >= 1, got {args.shot}')
     if args.out is not None and not args.out.endswith('.json'):
@@ -97,7 +105,7 @@ def main(argv=None):
         original_size=args.original_size,
         episodes=args.episodes,
         seeds=args.seeds,
-        amp=args.amp)
+        amp=(args.amp_dtype or 'auto') if args.amp else None)
     runner = build_runner(cfg)
     metrics = runner.test()
     if is_main_process():

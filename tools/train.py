@@ -22,6 +22,7 @@ from hsnet_mm.utils import (UserError, add_runner_args,
                             apply_global_batch_size, build_runner,
                             destroy_dist_if_initialized, launcher_world_size,
                             load_config, parse_runner_args, run_cli)
+from hsnet_mm.utils.autocast import AMP_DTYPES, resolve_amp_dtype
 
 
 def parse_args(argv=None):
@@ -39,12 +40,26 @@ def parse_args(argv=None):
         default=False,
         help='enable automatic-mixed-precision training (CUDA: float16 with '
         'dynamic loss scaling; CPU: bfloat16 autocast)')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=AMP_DTYPES,
+        help='with --amp: the autocast dtype (default auto: float16 on '
+        'CUDA, bfloat16 on a CPU, which supports only bfloat16)')
     add_runner_args(parser)
-    return parse_runner_args(parser, argv)
+    args = parse_runner_args(parser, argv)
+    if args.amp_dtype is not None and not args.amp:
+        parser.error('--amp-dtype goes with --amp')
+    return args
 
 
-def enable_amp(cfg: Config) -> None:
-    """Switch the optimizer wrapper to mixed precision for this device."""
+def enable_amp(cfg: Config, dtype: str = 'auto') -> None:
+    """Switch the optimizer wrapper to mixed precision for this device.
+
+    CUDA: ``AmpOptimWrapper`` with dynamic loss scaling (float16: steps
+    whose gradients overflow are skipped and the scale lowered; bfloat16
+    needs no scaling but gets the same checks); CPU: bfloat16 autocast
+    (``CPUAutocastOptimWrapper``).
+    """
     optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     amp_types = ('AmpOptimWrapper', 'CPUAutocastOptimWrapper')
     if optim_wrapper in amp_types:
@@ -56,9 +71,12 @@ def enable_amp(cfg: Config) -> None:
     if optim_wrapper != 'OptimWrapper':
         raise UserError('--amp is only supported when the optimizer wrapper '
                         f'type is OptimWrapper, but got {optim_wrapper}')
-    if torch.cuda.is_available():
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    amp_dtype = str(resolve_amp_dtype(dtype, device)).split('.')[-1]
+    if device == 'cuda':
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
+        cfg.optim_wrapper.dtype = amp_dtype
     else:
         cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
         cfg.optim_wrapper.dtype = 'bfloat16'
@@ -74,7 +92,7 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
     if args.amp:
-        enable_amp(cfg)
+        enable_amp(cfg, args.amp_dtype or 'auto')
     # the paper's total batch, whatever the number of processes
     world_size = launcher_world_size(args.launcher)
     per_process = apply_global_batch_size(cfg, world_size)
@@ -86,7 +104,7 @@ def main(argv=None):
     cfg.resume = args.resume
     if args.resume and cfg.get('load_from') is None:  # newest valid one
         cfg.load_from = pick_resume_checkpoint(cfg.work_dir)
-    build_runner(cfg).train()
+    build_runner(cfg, for_training=True).train()
     destroy_dist_if_initialized()  # after success only (see its docstring)
 
 

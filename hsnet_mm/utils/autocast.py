@@ -1,6 +1,7 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
 """Autocast state, the same on torch 2.1-2.13 (whose API changed in 2.4)."""
-from typing import Optional
+import contextlib
+from typing import ContextManager, Optional
 
 import torch
 import torch.nn as nn
@@ -48,3 +49,41 @@ def check_input_dtype(model: nn.Module, x: torch.Tensor) -> None:
         raise TypeError(
             f'the images are {x.dtype} but the model\'s weights are '
             f'{weight.dtype}: cast them with .to({weight.dtype})')
+
+
+#: the ``--amp-dtype`` choices; 'auto': float16 on CUDA, bfloat16 elsewhere
+AMP_DTYPES = ('auto', 'float16', 'bfloat16')
+
+
+def resolve_amp_dtype(name: str, device_type: str) -> torch.dtype:
+    """The autocast dtype of an ``--amp-dtype`` choice on a device type.
+
+    Args:
+        name (str): one of :data:`AMP_DTYPES`.
+        device_type (str): 'cuda', 'cpu', ...
+
+    Returns:
+        torch.dtype: float16 or bfloat16.
+
+    Raises:
+        UserError: an unknown name, or float16 off CUDA (CPU autocast
+            covers every op in bfloat16 only).
+    """
+    from .cli import UserError
+    if name not in AMP_DTYPES:
+        raise UserError(f'amp dtype must be one of {AMP_DTYPES}, got '
+                        f'{name!r}')
+    if name == 'auto':
+        return torch.float16 if device_type == 'cuda' else torch.bfloat16
+    if name == 'float16' and device_type != 'cuda':
+        raise UserError(f'float16 autocast needs CUDA (this runs on '
+                        f'{device_type}): use bfloat16')
+    return getattr(torch, name)
+
+
+def amp_context(name: Optional[str], device_type: str) -> ContextManager:
+    """``torch.autocast`` for an ``--amp-dtype`` choice (see
+    :func:`resolve_amp_dtype`), or a no-op context when ``name`` is None."""
+    if name is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, resolve_amp_dtype(name, device_type))

@@ -23,12 +23,14 @@ import os.path as osp
 import sys
 from typing import Any, Dict, Optional, Sequence
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from mmseg.registry import DATASETS, RUNNERS
 
+from .autocast import resolve_amp_dtype
 from .checkpoint import check_checkpoint
 from .cli import UserError, one_line
 from .collect_env import format_environment, result_environment
@@ -37,6 +39,7 @@ from .config import (drop_persistent_workers_without_workers,
 from .config_check import check_config_keys, check_option_types
 from .dist import init_cpu_dist_if_needed, setup_cfg_for_launcher
 from .fileio import check_writable
+from .pretrained import check_pretrained_weights
 from .safe_globals import register_safe_globals
 
 
@@ -141,7 +144,7 @@ def load_config(config: str,
     return cfg
 
 
-def build_runner(cfg: Config) -> Runner:
+def build_runner(cfg: Config, for_training: bool = False) -> Runner:
     """Start the process group if needed and build the Runner of ``cfg``.
 
     Allow-lists the Runner's checkpoint globals (PyTorch >= 2.6 loads with
@@ -151,12 +154,26 @@ def build_runner(cfg: Config) -> Runner:
     runner class, as in mmseg. The log then records the versions and the
     device that decide the numbers (:func:`result_environment`).
 
+    For training, the ImageNet weights that the model's ``Pretrained``
+    ``init_cfg`` loads by URL are looked for first (downloaded if missing,
+    :func:`check_pretrained_weights`): ``Runner.train`` loads them, and a
+    node without internet then ends on one line naming the URL and the
+    path for the file, before anything is written. ``Runner.test`` does
+    not load them (the checkpoint holds the backbone).
+
     Args:
         cfg (mmengine.Config): A config from :func:`load_config`.
+        for_training (bool): The Runner will train. Defaults to False.
 
     Returns:
         Runner: The runner.
+
+    Raises:
+        UserError: (training) pretrained weights are missing and could not
+            be downloaded.
     """
+    if for_training:
+        check_pretrained_weights(cfg)
     register_safe_globals()
     init_cpu_dist_if_needed(
         cfg.get('launcher', 'none'),
@@ -271,7 +288,7 @@ def setup_test_cfg(cfg: Config,
                    original_size: bool = False,
                    episodes: Optional[int] = None,
                    seeds: Optional[Sequence[int]] = None,
-                   amp: bool = False) -> None:
+                   amp: Optional[str] = None) -> None:
     """Prepare a config for ``tools/test.py``, refusing bad input before
     anything is written.
 
@@ -298,7 +315,9 @@ def setup_test_cfg(cfg: Config,
             None (the config's).
         seeds (Sequence[int], optional): Test once per episode seed
             (:func:`use_multi_seed_test`). Defaults to None.
-        amp (bool): Run the model under autocast. Defaults to False.
+        amp (str, optional): Run the model under autocast in this dtype
+            (``'auto'``, ``'float16'`` or ``'bfloat16'``; the model's
+            ``test_cfg.amp_dtype``). Defaults to None.
 
     Raises:
         UserError: an unwritable output, a missing or mismatching
@@ -315,8 +334,10 @@ def setup_test_cfg(cfg: Config,
         cfg.test_dataloader.dataset.num_episodes = episodes
     if seeds is not None:
         use_multi_seed_test(cfg, seeds)
-    if amp:
-        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
+    if amp is not None:  # refused now, not after the model is loaded
+        resolve_amp_dtype(amp, 'cuda' if torch.cuda.is_available() else 'cpu')
+        cfg.model.test_cfg = dict(
+            cfg.model.get('test_cfg') or {}, amp_dtype=amp)
     check_test_dataset(cfg)
     if out is not None and seeds is None:
         set_output_file(cfg, out)

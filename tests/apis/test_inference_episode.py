@@ -157,3 +157,17 @@ def test_a_12000_x_10000_query_peaks_under_2_gb(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     base_kib, peak_kib = map(int, out.stdout.split()[-2:])
     assert peak_kib < 2 * 2**20, (base_kib, peak_kib)
+
+
+def test_equal_to_predict_on_every_device(device):
+    """Support reuse on the model's device equals predict there."""
+    torch.manual_seed(0)
+    model = init_model(tiny_config(), device=str(device))
+    imgs, masks = episode(3)
+    queries = [image(30, 90, 1), image(81, 33, 2)]
+    results = inference_episode(model, queries, imgs, masks)
+    for q, res in zip(queries, results):
+        ref = reference(model, q, imgs, masks)
+        assert res.pred_sem_seg.data.device.type == device.type
+        assert torch.equal(res.pred_sem_seg.data, ref.pred_sem_seg.data)
+        assert torch.equal(res.seg_logits.data, ref.seg_logits.data)

@@ -156,3 +156,37 @@ def test_multi_seed_test_is_identical_on_two_processes(tiny_config,
     ]
     assert len(report) == 4  # printed by rank 0 only
     assert report[-1] == stdout_one.rstrip('\n').split('\n')[-1]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='nccl needs CUDA: not available')
+def test_dist_train_and_test_over_nccl(tiny_config, run_tool, ok, port,
+                                       tmp_path):
+    """dist_train.sh / dist_test.sh with nccl on one GPU (world size 1:
+    nccl cannot put two ranks on one GPU; rank invariance is tested with
+    gloo above)."""
+    work_dir = tmp_path / 'work_dir'
+    stdout = ok(
+        run_tool([
+            'bash', 'tools/dist_train.sh',
+            str(tiny_config), '1', '--work-dir',
+            str(work_dir), '--amp', '--cfg-options', 'train_cfg.max_epochs=1'
+        ],
+                 env=dict(PORT=str(port()))))
+    assert 'Distributed training: True' in stdout
+    assert "backend='nccl'" in stdout or 'nccl' in stdout
+    ckpt = work_dir / 'epoch_1.pth'
+    assert ckpt.exists()
+    out = tmp_path / 'results.json'
+    ok(
+        run_tool([
+            'bash', 'tools/dist_test.sh',
+            str(tiny_config),
+            str(ckpt), '1', '--work-dir',
+            str(tmp_path / 'test_dir'), '--out',
+            str(out)
+        ],
+                 env=dict(PORT=str(port()))))
+    metrics, episodes = episodes_of(out)
+    assert episodes and 0 <= metrics['mIoU'] <= 100

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import PIL
 import pytest
+import torch
 
 from hsnet_mm.evaluation import rescore_episodes
 
@@ -104,4 +105,35 @@ def test_amp_runs_under_autocast(tiny_config, calibrated_checkpoint, run_tool,
     assert re.match(r'^mIoU: \d+\.\d\d  FB-IoU: \d+\.\d\d  \(11 episodes',
                     lines_of(stdout)[-1])
     config = tmp_path / 'wd' / 'tiny_hsnet.py'  # the config the Runner ran
-    assert 'fp16=True' in config.read_text()
+    assert "amp_dtype='auto'" in config.read_text()  # model.test_cfg
+
+
+def test_amp_dtype_choice(tiny_config, calibrated_checkpoint, run_tool, ok,
+                          tmp_path):
+    """--amp-dtype picks the autocast dtype (the model's test_cfg); float16
+    needs CUDA and is refused before anything runs on a CPU."""
+    proc = run_tool([
+        'tools/test.py',
+        str(tiny_config),
+        str(calibrated_checkpoint), '--work-dir',
+        str(tmp_path / 'wd'), '--amp-dtype', 'bfloat16'
+    ])
+    assert proc.returncode == 2 and '--amp-dtype goes with --amp' in \
+        proc.stderr
+    ok(
+        run_tool([
+            'tools/test.py',
+            str(tiny_config),
+            str(calibrated_checkpoint), '--work-dir',
+            str(tmp_path / 'wd'), '--amp', '--amp-dtype', 'bfloat16'
+        ]))
+    if not torch.cuda.is_available():
+        proc = run_tool([
+            'tools/test.py',
+            str(tiny_config),
+            str(calibrated_checkpoint), '--work-dir',
+            str(tmp_path / 'wd2'), '--amp', '--amp-dtype', 'float16'
+        ])
+        assert proc.returncode == 2
+        assert 'float16 autocast needs CUDA' in proc.stderr
+        assert 'Traceback' not in proc.stderr

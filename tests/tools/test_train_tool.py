@@ -182,3 +182,24 @@ def test_config_typos_stop_before_any_work(tiny_config, run_tool, tmp_path):
     assert "HSNet (model) has no argument 'foo'" in proc.stderr
     assert 'Traceback' not in proc.stderr
     assert not (tmp_path / 'wd').exists()  # nothing written
+
+
+def test_amp_dtype(tiny_config, run_tool, tmp_path):
+    """--amp-dtype goes with --amp; float16 needs CUDA (one line, exit 2)."""
+    proc = run_tool([
+        'tools/train.py',
+        str(tiny_config), '--work-dir',
+        str(tmp_path), '--amp-dtype', 'bfloat16'
+    ])
+    assert proc.returncode == 2
+    assert '--amp-dtype goes with --amp' in proc.stderr
+    if torch.cuda.is_available():
+        pytest.skip('float16 is the CUDA default')
+    proc = run_tool([
+        'tools/train.py',
+        str(tiny_config), '--work-dir',
+        str(tmp_path), '--amp', '--amp-dtype', 'float16'
+    ])
+    assert proc.returncode == 2
+    assert 'float16 autocast needs CUDA' in proc.stderr
+    assert 'Traceback' not in proc.stderr

@@ -21,7 +21,7 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
 from ...structures import (EpisodeInputs, FeatureGroups, SupportFeatures,
                            check_episode_shapes, check_episode_tensors,
                            check_support_shapes)
-from ...utils.autocast import check_input_dtype
+from ...utils.autocast import amp_context, check_input_dtype
 from ...utils.cli import UserError
 from ..execution_policy import (check_impl, check_part_impls, pair_chunk_size,
                                 set_impl)
@@ -82,7 +82,9 @@ class HSNet(BaseSegmentor):
             per chunk, in training (less memory for one more forward of
             both). Defaults to False.
         train_cfg (dict, optional): unused. Defaults to None.
-        test_cfg (dict, optional): unused. Defaults to None.
+        test_cfg (dict, optional): ``amp_dtype``: predict under autocast
+            (``'auto'``, ``'float16'`` or ``'bfloat16'``, as ``tools/test.py
+            --amp [--amp-dtype]`` sets it). Defaults to None.
         data_preprocessor (dict, optional): e.g.
             ``EpisodeDataPreProcessor``.
         init_cfg (dict, optional): Defaults to None.
@@ -313,7 +315,10 @@ class HSNet(BaseSegmentor):
             :func:`~hsnet_mm.models.segmentors.prediction_packer.\
 pack_episode_predictions` writes them.
         """
-        logits = self._shot_logits(inputs, support)
+        with amp_context(
+                self.test_cfg.get('amp_dtype'),
+                inputs['query_img'].device.type):
+            logits = self._shot_logits(inputs, support).float()
         if data_samples is None:
             size = tuple(inputs['query_img'].shape[-2:])
             data_samples = [

@@ -289,7 +289,7 @@ def test_default_pair_chunk_by_correlation_size(model, monkeypatch):
 
 
 @pytest.mark.parametrize('frozen', [True, False])
-def test_checkpointing_same_loss_and_gradients(frozen):
+def test_checkpointing_same_loss_and_gradients(device, frozen):
     """``with_cp`` recomputes each chunk's correlation and encoder in the
     backward pass: the same loss and gradients (to 1e-6)."""
     init_default_scope('mmseg')
@@ -299,7 +299,7 @@ def test_checkpointing_same_loss_and_gradients(frozen):
         torch.manual_seed(0)
         model = MODELS.build(
             dict(tiny_hsnet_cfg(frozen=frozen), with_cp=with_cp,
-                 pair_chunk=1)).train()
+                 pair_chunk=1)).to(device).train()
         data = model.data_preprocessor(batch, True)
         loss = model.loss(data['inputs'], data['data_samples'])
         loss = sum(v for k, v in loss.items() if 'loss' in k)
@@ -421,3 +421,29 @@ def test_mismatched_inputs_are_refused_on_every_entry():
     from hsnet_mm.utils import UserError
     with pytest.raises(UserError, match='pair_chunk'):
         MODELS.build(dict(tiny_hsnet_cfg(), pair_chunk=0))
+
+
+def test_predict_under_the_test_cfg_autocast():
+    """test_cfg.amp_dtype (tools/test.py --amp) runs predict under
+    autocast; the packed logits are float32."""
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(tiny_hsnet_cfg(), test_cfg=dict(amp_dtype='bfloat16'))).eval()
+    batch = model.data_preprocessor(packed_batch(b=1, k=2), False)
+    with torch.no_grad():
+        out = model.predict(**batch)[0]
+        model.test_cfg = {}
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            ref = model._shot_logits(batch['inputs']).float()
+    assert out.seg_logits.data.dtype == torch.float32
+    torch.testing.assert_close(
+        out.seg_logits.data,
+        torch.nn.functional.interpolate(
+            ref[0], (64, 64),
+            mode='bilinear',
+            align_corners=model.align_corners).mean(0))
+    model.test_cfg = dict(amp_dtype='float16')
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='float16 autocast needs CUDA'):
+            model.predict(**batch)

@@ -30,19 +30,21 @@ def randomise_bn(model):
 
 
 @pytest.mark.parametrize('b,k,h,w', [(1, 1, 64, 64), (2, 3, 72, 56)])
-def test_fast_model_equals_reference(monkeypatch, b, k, h, w):
+def test_fast_model_equals_reference(monkeypatch, device, b, k, h, w):
     from hsnet_mm.models.layers import correlation
     monkeypatch.setattr(correlation, 'SPARSE_SUPPORT_MIN_SIZE', 0)
     init_default_scope('mmseg')
     ref, fast = build('reference'), build('fast')
     randomise_bn(ref)
     fast.load_state_dict(ref.state_dict())
+    ref, fast = ref.to(device), fast.to(device)
     torch.manual_seed(1)
     inputs = dict(
         query_img=torch.randn(b, 3, h, w),
         support_imgs=torch.randn(b, k, 3, h, w),
         support_masks=torch.zeros(b, k, h, w))
     inputs['support_masks'][..., h // 4:h // 2, w // 3:] = 1  # sparse
+    inputs = {key: v.to(device) for key, v in inputs.items()}
     with torch.no_grad():
         out_ref = ref.encode_decode(inputs)
         out_fast = fast.encode_decode(inputs)

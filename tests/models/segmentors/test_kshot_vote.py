@@ -45,9 +45,9 @@ def test_bad_shape():
         vote_kshot(torch.randn(1, 2, 4, 4))
 
 
-def test_foreground_argmax_is_argmax():
+def test_foreground_argmax_is_argmax(device):
     """Two comparisons with argmax's semantics: ties to class 0, a NaN
-    wins (the first NaN if both are)."""
+    wins (the first NaN if both are); on every device."""
     from hsnet_mm.models.segmentors import foreground_argmax
     torch.manual_seed(0)
     logits = torch.randn(2, 3, 2, 5, 6)
@@ -56,9 +56,16 @@ def test_foreground_argmax_is_argmax():
     logits[0, 0, 0, 0, 2] = float('nan')
     logits[0, 0, :, 0, 3] = float('nan')
     logits[0, 0, 1, 0, 4] = float('inf')
+    logits = logits.to(device)
     got = foreground_argmax(logits, dim=2)
     assert got.dtype == torch.int64
     assert torch.equal(got, logits.argmax(dim=2))
     assert got[0, 0, 0, :5].tolist() == [0, 1, 0, 0, 1]
     with pytest.raises(ValueError, match='2 classes'):
         foreground_argmax(torch.randn(1, 3, 4), dim=1)
+
+
+def test_vote_on_every_device(device):
+    torch.manual_seed(1)
+    logits = torch.randn(3, 5, 2, 7, 9)
+    assert torch.equal(vote_kshot(logits.to(device)).cpu(), vote_kshot(logits))

@@ -48,6 +48,7 @@ def test_banded_vote_equals_the_full_vote_off_ties(monkeypatch, align_corners,
     ref = vote_kshot(full[None])[0]
     got = packer.vote_at_size(logits, size, align_corners)
     assert got.dtype == torch.int64 and got.shape == size
+    assert got.device == logits.device
     margin = (full[:, 1] - full[:, 0]).abs().min(0)[0]
     decided = margin > 1e-4  # every shot's argmax is clear there
     assert decided.float().mean() > 0.99
