@@ -14,7 +14,6 @@ from typing import List, Optional
 import torch
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 
@@ -178,13 +177,9 @@ class HSNet(BaseSegmentor):
             Tensor: encoder output (N, C, Hq, Wq), shot-minor.
 
         Raises:
-            TypeError: the images' dtype is not the weights' (outside
-                autocast).
-            ValueError: ``support`` was encoded at another input size or
-                for another batch size.
-            MemoryError: the hypercorrelation of this input size cannot fit
-                (checked after the query's backbone pass, before the
-                supports' and the correlation).
+            TypeError, ValueError: bad dtypes or shapes, named.
+            MemoryError: the hypercorrelation cannot fit (checked after the
+                query's backbone pass, before the correlation).
         """
         check_input_dtype(self, query_img)
         b = query_img.shape[0]
@@ -214,17 +209,8 @@ class HSNet(BaseSegmentor):
                      chunk: Optional[int] = None) -> torch.Tensor:
         """Neck and encoder over N (query, support) pairs, in chunks.
 
-        Args:
-            query_feats (FeatureGroups): per level, L maps (N, C_l, Hq, Wq)
-                (for K shots, the query's features expanded to its pairs).
-            support_feats (FeatureGroups): per level, L maps
-                (N, C_l, Hs, Ws).
-            support_masks (Tensor): (N, H, W) float 0/1.
-            chunk (int, optional): pairs per call; by the execution policy
-                when None.
-
-        Returns:
-            Tensor: encoder output (N, C, Hq, Wq).
+        Args: as :func:`.encode_pairs_in_chunks` (N pairs; ``chunk`` by the
+        execution policy when None). Returns (N, C, Hq, Wq).
         """
         if chunk is None:
             chunk = self._chunk_size(query_feats, support_masks.shape[0],
@@ -319,14 +305,9 @@ pack_episode_predictions` writes them.
                 self.test_cfg.get('amp_dtype'),
                 inputs['query_img'].device.type):
             logits = self._shot_logits(inputs, support).float()
-        if data_samples is None:
-            size = tuple(inputs['query_img'].shape[-2:])
-            data_samples = [
-                SegDataSample(metainfo=dict(img_shape=size, ori_shape=size))
-                for _ in range(logits.shape[0])
-            ]
         return pack_episode_predictions(logits, data_samples,
-                                        self.align_corners)
+                                        self.align_corners,
+                                        inputs['query_img'].shape[-2:])
 
     def _forward(self,
                  inputs: EpisodeInputs,

@@ -20,13 +20,13 @@ up to float rounding at exact ties), and ``seg_logits`` and
 take 8 + 8 K bytes a pixel (10 GB at 12000 x 10000 and K = 1) and carry no
 information the input-size ones do not.
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
-from mmseg.utils import SampleList
+from mmseg.utils import OptSampleList, SampleList
 
 from .kshot_vote import foreground_argmax, vote_kshot
 
@@ -134,17 +134,21 @@ def output_size(sample: SegDataSample) -> Tuple[int, int]:
 
 def pack_episode_predictions(
         shot_logits: torch.Tensor,
-        data_samples: SampleList,
+        data_samples: OptSampleList,
         align_corners: bool,
+        input_size: Optional[Sequence[int]] = None,
         full_size_max_pixels: int = FULL_SIZE_MAX_PIXELS) -> SampleList:
     """Store each episode's predictions in its data sample.
 
     Args:
         shot_logits (Tensor): (B, K, 2, h, w) per-shot logits (channel 1
             foreground), e.g. at the decoder's or the input size.
-        data_samples (list[SegDataSample]): one per episode, with
-            ``ori_shape`` and ``img_shape`` metainfo.
+        data_samples (list[SegDataSample], optional): one per episode, with
+            ``ori_shape`` and ``img_shape`` metainfo; None: new ones with
+            both ``input_size`` (a prediction at the input size).
         align_corners (bool): of the bilinear resize to the output size.
+        input_size (Sequence[int], optional): (H, W), for new samples.
+            Defaults to the logits' size.
         full_size_max_pixels (int): see :data:`FULL_SIZE_MAX_PIXELS`.
 
     Returns:
@@ -162,6 +166,12 @@ def pack_episode_predictions(
         and ``seg_logits`` are at the sample's ``img_shape`` (the input
         size) instead.
     """
+    if data_samples is None:
+        size = tuple(input_size or shot_logits.shape[-2:])
+        data_samples = [
+            SegDataSample(metainfo=dict(img_shape=size, ori_shape=size))
+            for _ in range(shot_logits.shape[0])
+        ]
     if len(data_samples) != shot_logits.shape[0]:
         raise ValueError(f'{shot_logits.shape[0]} episodes of logits but '
                          f'{len(data_samples)} data samples')
