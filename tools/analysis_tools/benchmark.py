@@ -18,17 +18,40 @@ model in fp32 and under autocast (bf16 on a CPU) the same way.
 code does for K shots: the 1-shot reference model run once per shot (the
 query encoded K times), then the vote.
 
+``--matrix`` runs the whole grid, one configuration after the other:
+inference and a 1-shot training step (HSNet trains 1-shot, its K-shot
+configs vote), batch 1 and 20, 1- and 5-shot, fp32 and AMP, fast and
+reference, and for 5-shot inference the official per-shot approach. It
+prints a line a configuration as it is measured, then the table (fast vs
+reference, episodes/s, peak memory) and the time of one PASCAL-5i training
+epoch (R50 recipe: batch 20, the train split's steps, 570 when the data is
+not here, plus the 1000 validation episodes) and of 200 epochs, from the
+measured steps. Each configuration is bounded (``--config-seconds``,
+``--max-batch``, ``--time-budget``); ``--out`` is rewritten after each, so a
+run cut short keeps what it measured.
+
+On CUDA a step is timed with CUDA events after the warm-up steps, and the
+peak memory is ``torch.cuda.max_memory_allocated`` over the timed steps
+(reset before them); ``cudnn.benchmark`` is on unless
+``--no-cudnn-benchmark``. Peak memory is the growth during a step; the
+matrix also gives the total: the growth plus the model's weights and
+buffers, the optimizer state and the episode tensors.
+
 Examples::
 
     python tools/analysis_tools/benchmark.py \
         configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py --compare --stages
     python tools/analysis_tools/benchmark.py \
         configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py --compare-amp
+    python tools/analysis_tools/benchmark.py \
+        configs/hsnet/hsnet_r101_pascal5i_fold0_1shot.py --device cuda \
+        --matrix --out bench_r101.json
 """
 import argparse
 import ctypes
 import gc
 import json
+import math
 import statistics
 import sys
 import threading
@@ -40,12 +63,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
-from mmseg.registry import MODELS
+from mmseg.registry import DATASETS, MODELS
 from mmseg.structures import SegDataSample
 
 import hsnet_mm  # noqa: F401  (registers the components)
 from hsnet_mm.models.segmentors import vote_kshot
-from hsnet_mm.utils import (atomic_dump_json, call_cli, load_weights,
+from hsnet_mm.utils import (atomic_dump_json, call_cli, load_weights, one_line,
                             result_environment)
 
 STAGES = ('backbone', 'neck', 'encoder', 'decode_head')
@@ -64,7 +87,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         action='store_true',
         help='autocast: bf16 on CPU, --amp-dtype on CUDA')
     parser.add_argument(
-        '--amp-dtype', default='float16', choices=['float16', 'bfloat16'])
+        '--amp-dtype',
+        choices=['float16', 'bfloat16'],
+        help='autocast dtype (default: float16 on CUDA, bfloat16 on CPU, '
+        'where float16 is refused)')
+    parser.add_argument(
+        '--cudnn-benchmark',
+        action=argparse.BooleanOptionalAction,
+        help='cudnn autotuning, absorbed by the warm-up (default: on for '
+        'CUDA)')
     parser.add_argument(
         '--train',
         action='store_true',
@@ -89,12 +120,45 @@ def parse_args(argv=None) -> argparse.Namespace:
         const='amp',
         help='alternate --impl in fp32 and under autocast in one process, '
         'print the ratio')
+    compare.add_argument(
+        '--matrix',
+        dest='compare',
+        action='store_const',
+        const='matrix',
+        help='the grid: inference and training step, batch 1 and 20, 1- and '
+        '5-shot, fp32 and AMP, fast, reference and per-shot reference; the '
+        'table and the PASCAL epoch estimate')
     parser.add_argument(
         '--per-shot-reference',
         action='store_true',
         help='reference side runs 1-shot once per shot (official K-shot)')
-    parser.add_argument('--repeat', type=int, default=10)
+    parser.add_argument(
+        '--repeat',
+        type=int,
+        default=10,
+        help='timed runs (--matrix: at most, see --config-seconds)')
     parser.add_argument('--warmup', type=int, default=2)
+    matrix = parser.add_argument_group('--matrix bounds')
+    matrix.add_argument(
+        '--max-batch',
+        type=int,
+        help='skip the configurations of a larger batch (default: none)')
+    matrix.add_argument(
+        '--config-seconds',
+        type=float,
+        help='stop the timed runs of a configuration after this long (at '
+        'least one run), and skip one whose step, estimated from a smaller '
+        'batch, would take longer (default: 3 on CUDA, 10 on CPU)')
+    matrix.add_argument(
+        '--time-budget',
+        type=float,
+        help='seconds for the whole matrix: the configurations not started '
+        'by then are listed as skipped (default: none)')
+    matrix.add_argument(
+        '--epoch-steps',
+        type=int,
+        help='steps of a PASCAL-5i training epoch at batch 20 (default: '
+        "from the config's train split when its data is here, else 570)")
     parser.add_argument('--threads', type=int, help='torch CPU threads')
     parser.add_argument(
         '--stages',
@@ -110,15 +174,45 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='write the results as JSON')
     args = parser.parse_args(argv)
-    for name in ('shot', 'batch_size', 'img_size', 'repeat'):
-        if getattr(args, name) < 1:
+    for name in ('shot', 'batch_size', 'img_size', 'repeat', 'max_batch',
+                 'epoch_steps'):
+        value = getattr(args, name)
+        if value is not None and value < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1')
+    for name in ('config_seconds', 'time_budget'):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            parser.error(f'--{name.replace("_", "-")} must be > 0')
     if args.warmup < 0:
         parser.error('--warmup must be >= 0')
     if not 0 < args.mask_area <= 1:
         parser.error('--mask-area must be in (0, 1]')
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
+    if args.device == 'cpu' and args.amp_dtype == 'float16':
+        parser.error('--amp-dtype float16 needs CUDA; a CPU autocasts to '
+                     'bfloat16 (drop --amp-dtype)')
+    if args.amp_dtype is None:
+        args.amp_dtype = 'float16' if args.device == 'cuda' else 'bfloat16'
+    if args.cudnn_benchmark is None:
+        args.cudnn_benchmark = args.device == 'cuda'
+    if args.compare == 'matrix':
+        extra = [
+            flag
+            for flag, given in (('--train', args.train), ('--amp', args.amp),
+                                ('--per-shot-reference',
+                                 args.per_shot_reference),
+                                ('--stages', args.stages), ('--shot',
+                                                            args.shot != 1),
+                                ('--batch-size', args.batch_size != 1))
+            if given
+        ]
+        if extra:
+            parser.error(f'--matrix runs every mode, shot, batch size, '
+                         f'precision and path itself: drop '
+                         f'{" ".join(extra)}')
+        if args.config_seconds is None:
+            args.config_seconds = 3.0 if args.device == 'cuda' else 10.0
     if args.per_shot_reference and args.compare != 'impl':
         parser.error('--per-shot-reference needs --compare (impl)')
     if args.compare == 'amp' and args.amp:
@@ -261,9 +355,14 @@ class Runner:
         self.times: List[float] = []
         self.peak_mib = 0.0
         self.stages = StageTimer(model, args.device) if args.stages else None
+        self.scaler = None
         if args.train:
             params = [p for p in model.parameters() if p.requires_grad]
             self.optimizer = torch.optim.Adam(params, lr=1e-3)
+            if self.amp and args.device == 'cuda' and (args.amp_dtype
+                                                       == 'float16'):
+                # dynamic loss scaling, as AmpOptimWrapper trains in fp16
+                self.scaler = torch.amp.GradScaler('cuda')
             self.samples = [
                 SegDataSample(
                     gt_sem_seg=PixelData(
@@ -277,10 +376,8 @@ class Runner:
     def autocast(self):
         if not self.amp:
             return nullcontext()
-        if self.args.device == 'cpu':
-            return torch.autocast('cpu', dtype=torch.bfloat16)
         return torch.autocast(
-            'cuda', dtype=getattr(torch, self.args.amp_dtype))
+            self.args.device, dtype=getattr(torch, self.args.amp_dtype))
 
     def step(self, inputs: Dict[str, torch.Tensor]) -> None:
         model = self.model
@@ -289,8 +386,13 @@ class Runner:
             with self.autocast():
                 losses = model.loss(inputs, self.samples)
                 loss = sum(v for k, v in losses.items() if 'loss' in k)
-            loss.backward()
-            self.optimizer.step()
+            if self.scaler is None:
+                loss.backward()
+                self.optimizer.step()
+            else:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
             return
         with torch.no_grad(), self.autocast():
             if not self.per_shot:
@@ -307,16 +409,25 @@ class Runner:
             vote_kshot(torch.cat(shots, 1))
 
     def timed_step(self, inputs, record: bool) -> None:
-        sync = torch.cuda.synchronize if self.args.device == 'cuda' else None
+        """One step; its time in ms joins ``times`` when ``record`` (CUDA:
+        between two events around it, after a synchronize)."""
         if self.stages and not record:
             saved = dict(self.stages.totals)
-        start = time.perf_counter()
-        self.step(inputs)
-        if sync:
-            sync()
-        elapsed = time.perf_counter() - start
+        if self.args.device == 'cuda':
+            start, end = (
+                torch.cuda.Event(enable_timing=True) for _ in range(2))
+            torch.cuda.synchronize()
+            start.record()
+            self.step(inputs)
+            end.record()
+            end.synchronize()
+            elapsed_ms = start.elapsed_time(end)
+        else:
+            start_s = time.perf_counter()
+            self.step(inputs)
+            elapsed_ms = (time.perf_counter() - start_s) * 1e3
         if record:
-            self.times.append(elapsed * 1e3)
+            self.times.append(elapsed_ms)
         elif self.stages:
             self.stages.totals = saved
 
@@ -365,12 +476,422 @@ def report(summary: dict) -> str:
     return line
 
 
+#: The matrix's (mode, shot, batch, precision) groups in the order they
+#: run: the targets' configurations first, so that a time budget cuts the
+#: least useful, and each batch 20 after its batch 1, whose time tells
+#: whether it fits in --config-seconds. HSNet trains 1-shot (its K-shot
+#: configs vote at test time), so the training steps are 1-shot.
+MATRIX_GROUPS = (
+    ('inference', 1, 1, 'fp32'),
+    ('inference', 1, 1, 'amp'),
+    ('train', 1, 1, 'amp'),
+    ('train', 1, 1, 'fp32'),
+    ('train', 1, 20, 'amp'),
+    ('train', 1, 20, 'fp32'),
+    ('inference', 5, 1, 'fp32'),
+    ('inference', 5, 1, 'amp'),
+    ('inference', 1, 20, 'fp32'),
+    ('inference', 1, 20, 'amp'),
+    ('inference', 5, 20, 'fp32'),
+    ('inference', 5, 20, 'amp'),
+)
+#: PASCAL-5i's recipe: batch 20, 200 epochs for the estimate, and when the
+#: data is not here ~570 steps an epoch (about 11,400 training episodes of
+#: a fold) and the official 1000 validation episodes in batches of 4.
+PASCAL_BATCH, PASCAL_EPOCHS, PASCAL_STEPS = 20, 200, 570
+PASCAL_VAL_EPISODES, PASCAL_VAL_BATCH = 1000, 4
+
+
+def matrix_plan() -> List[dict]:
+    """The matrix's configurations, in the order they run."""
+    plan = []
+    for mode, shot, batch, precision in MATRIX_GROUPS:
+        impls = ['fast', 'reference']
+        if mode == 'inference' and shot > 1:
+            impls.append('per-shot')  # the official K-shot loop
+        for impl in impls:
+            plan.append(
+                dict(
+                    mode=mode,
+                    shot=shot,
+                    batch_size=batch,
+                    precision=precision,
+                    impl=impl))
+    return plan
+
+
+def config_label(c: dict) -> str:
+    return (f"{c['mode']}, {c['shot']}-shot, batch {c['batch_size']}, "
+            f"{c['precision']}, {c['impl']}")
+
+
+def _ok(rows: List[dict], **match) -> List[dict]:
+    return [
+        r for r in rows
+        if r['status'] == 'ok' and all(r[k] == v for k, v in match.items())
+    ]
+
+
+def nearest_batch(rows: List[dict], batch: int) -> Optional[dict]:
+    """The row whose batch is nearest ``batch`` (ratio; ties: smaller)."""
+    if not rows:
+        return None
+    return min(
+        rows,
+        key=lambda r:
+        (abs(math.log(r['batch_size'] / batch)), r['batch_size']))
+
+
+def skip_reason(c: dict, rows: List[dict], args,
+                elapsed_s: float) -> Optional[str]:
+    """Why configuration ``c`` is not run, or None."""
+    if args.max_batch and c['batch_size'] > args.max_batch:
+        return f'batch {c["batch_size"]} > --max-batch {args.max_batch}'
+    left = None if args.time_budget is None else args.time_budget - elapsed_s
+    if left is not None and left <= 0:
+        return f'--time-budget {args.time_budget:g} s spent'
+    smaller = [
+        r for r in _ok(
+            rows,
+            mode=c['mode'],
+            shot=c['shot'],
+            precision=c['precision'],
+            impl=c['impl']) if r['batch_size'] < c['batch_size']
+    ]
+    if smaller:
+        r = max(smaller, key=lambda r: r['batch_size'])
+        step_s = r['median_ms'] * c['batch_size'] / r['batch_size'] / 1e3
+        if step_s > args.config_seconds:
+            return (f'too slow: ~{step_s:.1f} s a step (from batch '
+                    f'{r["batch_size"]}) > --config-seconds '
+                    f'{args.config_seconds:g}')
+        if left is not None and step_s * (args.warmup + 1) > left:
+            return (f'--time-budget: ~{step_s * (args.warmup + 1):.1f} s '
+                    f'needed, {left:.1f} s left')
+    return None
+
+
+def footprint_mib(runner: 'Runner', inputs: Dict[str, torch.Tensor]) -> float:
+    """What a step holds besides its working memory: the model's weights,
+    buffers and gradients, the optimizer state and the episode tensors."""
+    model = runner.model
+    tensors = [*model.parameters(), *model.buffers(), *inputs.values()]
+    tensors += [p.grad for p in model.parameters() if p.grad is not None]
+    if runner.args.train:
+        tensors += [
+            t for state in runner.optimizer.state.values()
+            for t in state.values() if torch.is_tensor(t)
+        ]
+        tensors += [s.gt_sem_seg.data for s in runner.samples]
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+def measure_config(c: dict, model: torch.nn.Module, args) -> dict:
+    """Warm up, then time configuration ``c`` until ``--repeat`` runs or
+    ``--config-seconds``; its peak memory (CUDA: over the timed runs)."""
+    sub = argparse.Namespace(**vars(args))
+    sub.train, sub.amp = c['mode'] == 'train', c['precision'] == 'amp'
+    sub.shot, sub.batch_size, sub.stages = c['shot'], c['batch_size'], False
+    model.train(sub.train)
+    inputs = random_episodes(sub)
+    runner = Runner(c['impl'], model, sub, per_shot=c['impl'] == 'per-shot')
+    for _ in range(args.warmup):
+        runner.timed_step(inputs, record=False)
+
+    def timed_runs():
+        deadline = time.perf_counter() + args.config_seconds
+        while len(runner.times) < args.repeat:
+            runner.timed_step(inputs, record=True)
+            if time.perf_counter() > deadline:
+                break
+
+    # the footprint just before the memory is measured, so that nothing is
+    # counted twice or missed (Adam's state appears at the first step)
+    if args.device == 'cuda':
+        base_mib = footprint_mib(runner, inputs)
+        with PeakMemory('cuda') as mem:
+            timed_runs()
+        runner.peak_mib = mem.peak_mib
+    else:
+        timed_runs()
+        base_mib = footprint_mib(runner, inputs)
+        runner.memory_step(inputs)
+    summary = runner.summary()
+    del summary['name']
+    return dict(
+        summary,
+        runs=len(runner.times),
+        peak_mem_total_mib=base_mib + summary['peak_mem_mib'])
+
+
+def add_ratios(rows: List[dict]) -> None:
+    """fast vs reference (and vs per-shot) and AMP vs fp32, in place."""
+    for r in _ok(rows):
+        same = dict(mode=r['mode'], shot=r['shot'], batch_size=r['batch_size'])
+        if r['impl'] == 'fast':
+            for other, key in (('reference', 'speedup_vs_reference'),
+                               ('per-shot', 'speedup_vs_per_shot')):
+                for o in _ok(
+                        rows, impl=other, precision=r['precision'], **same):
+                    r[key] = o['median_ms'] / r['median_ms']
+        if r['precision'] == 'amp':
+            for o in _ok(rows, impl=r['impl'], precision='fp32', **same):
+                r['amp_speedup'] = o['median_ms'] / r['median_ms']
+
+
+def pascal_epoch(cfg: Config, args) -> dict:
+    """Steps of a PASCAL-5i training epoch at batch 20 and its validation:
+    the config's, when it trains on PASCAL-5i and its split lists are here
+    (reading them is cheap), else the recipe's."""
+    val = dict(
+        val_episodes=PASCAL_VAL_EPISODES, val_batch_size=PASCAL_VAL_BATCH)
+    if args.epoch_steps:
+        return dict(val, steps=args.epoch_steps, steps_note='--epoch-steps')
+    note = f'about 11,400 PASCAL-5i training episodes / {PASCAL_BATCH}'
+    train = cfg.get('train_dataloader', {}).get('dataset', {})
+    if train.get('type') != 'PASCAL5iDataset':
+        return dict(
+            val,
+            steps=PASCAL_STEPS,
+            steps_note=f'{note}; the config does not train on PASCAL-5i')
+    loader = cfg.get('val_dataloader', {})
+    val = dict(
+        val_episodes=loader.get('dataset', {}).get('num_episodes')
+        or PASCAL_VAL_EPISODES,
+        val_batch_size=loader.get('batch_size') or PASCAL_VAL_BATCH)
+    try:
+        episodes = len(DATASETS.build(dict(train, lazy_init=True)))
+    except (OSError, ValueError) as e:
+        return dict(
+            val,
+            steps=PASCAL_STEPS,
+            steps_note=f'{note}; its data is not here: {one_line(e)}')
+    return dict(
+        val,
+        steps=math.ceil(episodes / PASCAL_BATCH),
+        steps_note=f"the config's train split: {episodes} episodes / "
+        f'{PASCAL_BATCH}')
+
+
+def epoch_estimates(rows: List[dict], epoch: dict) -> List[dict]:
+    """A PASCAL-5i epoch and ``PASCAL_EPOCHS`` of them from the measured
+    steps: training steps (1-shot, batch 20; a smaller batch's time scaled
+    per episode when batch 20 was not run) plus the validation episodes
+    (1-shot fp32 inference, as the validation loop runs, at the measured
+    batch nearest the validation batch). No data loading."""
+    out = []
+    for impl in ('fast', 'reference'):
+        for precision in ('amp', 'fp32'):
+            train = nearest_batch(
+                _ok(rows, mode='train', shot=1, impl=impl,
+                    precision=precision), PASCAL_BATCH)
+            if train is None:
+                continue
+            step_ms = train['median_ms'] * PASCAL_BATCH / train['batch_size']
+            val = nearest_batch(
+                _ok(rows,
+                    mode='inference',
+                    shot=1,
+                    impl=impl,
+                    precision='fp32'), epoch['val_batch_size'])
+            train_s = epoch['steps'] * step_ms / 1e3
+            val_s = None
+            if val is not None:
+                val_s = (
+                    val['median_ms'] / val['batch_size'] *
+                    epoch['val_episodes'] / 1e3)
+            epoch_s = train_s + (val_s or 0.0)
+            out.append(
+                dict(
+                    impl=impl,
+                    precision=precision,
+                    step_ms=step_ms,
+                    step_from_batch=train['batch_size'],
+                    train_s=train_s,
+                    val_s=val_s,
+                    val_from_batch=val and val['batch_size'],
+                    epoch_s=epoch_s,
+                    epochs=PASCAL_EPOCHS,
+                    total_h=PASCAL_EPOCHS * epoch_s / 3600))
+    return out
+
+
+def matrix_line(r: dict) -> str:
+    if r['status'] != 'ok':
+        return f"{config_label(r)}: {r['status']} ({r['reason']})"
+    return (f"{config_label(r)}: {r['median_ms']:.1f} ms (min "
+            f"{r['min_ms']:.1f}, max {r['max_ms']:.1f}, {r['runs']} "
+            f"run{'s' if r['runs'] > 1 else ''}), "
+            f"{r['episodes_per_s']:.2f} episodes/s, peak memory "
+            f"+{r['peak_mem_mib']:.0f} MiB (total "
+            f"{r['peak_mem_total_mib']:.0f} MiB)")
+
+
+def matrix_table(rows: List[dict]) -> str:
+    """The CPU table's columns plus throughput, one line a group (and one
+    more for the per-shot reference of 5-shot inference)."""
+    lines = [
+        '| what | reference, ms | fast, ms | fast vs reference | fast, '
+        'episodes/s | peak memory (total) reference / fast, MiB |',
+        '| --- | --- | --- | --- | --- | --- |'
+    ]
+
+    def ms(r):
+        return f"{r['median_ms']:.1f}" if r['status'] == 'ok' else \
+            r['status']
+
+    def mib(r):
+        return f"{r['peak_mem_total_mib']:.0f}" if r['status'] == 'ok' \
+            else '-'
+
+    groups = sorted(
+        {(r['mode'], r['shot'], r['batch_size'], r['precision'])
+         for r in rows},
+        key=lambda g: (g[0] != 'inference', g[1], g[2], g[3] != 'fp32'))
+    for mode, shot, batch, precision in groups:
+        byimpl = {
+            r['impl']: r
+            for r in rows if (r['mode'], r['shot'], r['batch_size'],
+                              r['precision']) == (mode, shot, batch, precision)
+        }
+        fast = byimpl.get('fast')
+        if fast is None:
+            continue
+        what = (f"{'training step' if mode == 'train' else 'inference'}, "
+                f'{shot}-shot, batch {batch}, {precision}')
+        eps = f"{fast['episodes_per_s']:.2f}" if fast['status'] == 'ok' \
+            else '-'
+        for impl, key, label in (('reference', 'speedup_vs_reference', what), (
+                'per-shot', 'speedup_vs_per_shot',
+                f'{what}, reference = 1-shot once per shot (official)')):
+            ref = byimpl.get(impl)
+            if ref is None:
+                continue
+            ratio = f'{fast[key]:.2f}x' if key in fast else '-'
+            lines.append(f'| {label} | {ms(ref)} | {ms(fast)} | {ratio} | '
+                         f'{eps} | {mib(ref)} / {mib(fast)} |')
+    return '\n'.join(lines)
+
+
+def epoch_lines(epoch: dict) -> List[str]:
+    lines = [
+        f"PASCAL-5i epoch at batch {PASCAL_BATCH}: {epoch['steps']} steps "
+        f"({epoch['steps_note']}) + {epoch['val_episodes']} validation "
+        f"episodes (1-shot fp32 inference); no data loading"
+    ]
+    for e in epoch['estimates']:
+        val = '-' if e['val_s'] is None else \
+            f"{e['val_s'] / 60:.1f} (batch {e['val_from_batch']})"
+        lines.append(
+            f"  {e['impl']} {e['precision']}: step {e['step_ms']:.1f} ms "
+            f"(from batch {e['step_from_batch']}), epoch "
+            f"{e['epoch_s'] / 60:.1f} min (train {e['train_s'] / 60:.1f} + "
+            f"val {val}), {e['epochs']} epochs {e['total_h']:.2f} h")
+    return lines
+
+
+def matrix_settings(args) -> dict:
+    settings = dict(
+        device=args.device,
+        device_name=torch.cuda.get_device_name()
+        if args.device == 'cuda' else None,
+        amp_dtype=args.amp_dtype,
+        cudnn_benchmark=args.cudnn_benchmark,
+        threads=torch.get_num_threads())
+    if args.device == 'cuda':
+        settings.update(
+            tf32_matmul=torch.backends.cuda.matmul.allow_tf32,
+            tf32_cudnn=torch.backends.cudnn.allow_tf32)
+    return settings
+
+
+def run_matrix(args, cfg: Config) -> int:
+    """``--matrix``: every configuration of :func:`matrix_plan`."""
+    start = time.perf_counter()
+    models = dict(fast=build_model(cfg, 'fast', args))
+    models['reference'] = build_model(cfg, 'reference', args)
+    models['reference'].load_state_dict(models['fast'].state_dict())
+    models['per-shot'] = models['reference']
+    initial = {  # the weights each training configuration starts from
+        k: {
+            n: t.detach().clone()
+            for n, t in models[k].state_dict().items()
+        }
+        for k in ('fast', 'reference')
+    }
+    gc.freeze()  # the modules and models: keeps each gc.collect() short
+    settings = matrix_settings(args)
+    environment = result_environment() if args.out else None
+    epoch = pascal_epoch(cfg, args)
+    device = args.device
+    if settings['device_name']:
+        device += f" ({settings['device_name']})"
+    print(
+        f'matrix, {args.img_size} px, {device}, AMP {args.amp_dtype}, '
+        'cudnn.benchmark '
+        f"{'on' if args.cudnn_benchmark else 'off'}"
+        f"{', with_cp' if args.with_cp else ''}, "
+        f'{torch.get_num_threads()} threads, warm-up {args.warmup}, up to '
+        f'{args.repeat} runs or {args.config_seconds:g} s a '
+        f'configuration, support masks {100 * args.mask_area:.0f}% of the '
+        'image',
+        flush=True)
+    plan, rows = matrix_plan(), []
+
+    def dump(complete: bool) -> None:
+        add_ratios(rows)
+        epoch['estimates'] = epoch_estimates(rows, epoch)
+        if args.out:
+            atomic_dump_json(
+                args.out,
+                dict(
+                    args=vars(args),
+                    settings=settings,
+                    results=rows,
+                    epoch=epoch,
+                    table=matrix_table(rows),
+                    epoch_summary=epoch_lines(epoch),
+                    complete=complete,
+                    environment=environment))
+
+    for c in plan:
+        row = dict(c, status='ok', reason=None)
+        reason = skip_reason(c, rows, args, time.perf_counter() - start)
+        if reason:
+            row.update(status='skipped', reason=reason)
+        else:
+            try:
+                row.update(measure_config(c, models[c['impl']], args))
+            except torch.cuda.OutOfMemoryError as e:
+                row.update(status='out of memory', reason=one_line(e)[:200])
+            finally:
+                if c['mode'] == 'train':  # the next one starts afresh
+                    models[c['impl']].zero_grad(set_to_none=True)
+                    models[c['impl']].load_state_dict(initial[c['impl']])
+                gc.collect()
+                if args.device == 'cuda':
+                    torch.cuda.empty_cache()
+        rows.append(row)
+        print(matrix_line(row), flush=True)
+        dump(complete=False)
+    dump(complete=True)
+    print()
+    print(matrix_table(rows))
+    print()
+    print('\n'.join(epoch_lines(epoch)))
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device == 'cuda':
+        torch.backends.cudnn.benchmark = args.cudnn_benchmark
     init_default_scope('mmseg')
     cfg = Config.fromfile(args.config)
+    if args.compare == 'matrix':
+        return run_matrix(args, cfg)
     inputs = random_episodes(args)
     if args.compare == 'impl':
         fast = build_model(cfg, 'fast', args)
@@ -398,7 +919,8 @@ def main(argv=None) -> int:
     mode = 'training step' if args.train else 'inference'
     print(f'{mode}, {args.shot}-shot, batch {args.batch_size}, '
           f'{args.img_size} px, {args.device}'
-          f'{", amp" if args.amp else ""}{", with_cp" if args.with_cp else ""}'
+          f'{", amp " + args.amp_dtype if args.amp else ""}'
+          f'{", with_cp" if args.with_cp else ""}'
           f'{", " + args.impl + " path" if args.compare == "amp" else ""}'
           f', {torch.get_num_threads()} threads, {args.repeat} runs, '
           f'support masks {100 * args.mask_area:.0f}% of the image')
