@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 PYTEST_ARGS ?=
 LINT_PATHS := hsnet_mm tools tests configs demo setup.py
 
-.PHONY: venv lint format test test-fast demo clean
+.PHONY: venv lint format test test-fast demo clean wheelhouse offline-check
 
 venv: $(STAMP)
 
@@ -56,6 +56,30 @@ test: lint
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m 'not slow' $(PYTEST_ARGS)
+
+# Offline install (docs/get_started.md, "Offline install"): gather for a
+# target Python what tools/offline/install.sh installs on a machine without
+# internet, e.g. `make wheelhouse PYTHON_VERSION=3.12 PARTIAL=1`. PARTIAL=1
+# carries only what a machine with PyTorch, NumPy, OpenCV, SciPy and
+# Matplotlib lacks (requirements/offline_partial.txt); PLATFORM takes wheel
+# platform tags (commas between several). Needs pip and setuptools < 81:
+# the venv's where it exists, else $(PYTHON)'s (no mmcv compile).
+WHEELHOUSE_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+PYTHON_VERSION ?= $(shell $(WHEELHOUSE_PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PLATFORM ?= manylinux2014_x86_64
+PARTIAL ?=
+WHEELHOUSE ?= wheelhouse/py$(PYTHON_VERSION)$(if $(filter 1,$(PARTIAL)),-partial)
+
+wheelhouse:
+	$(WHEELHOUSE_PY) tools/offline/make_wheelhouse.py --python-version $(PYTHON_VERSION) \
+	    --platform '$(PLATFORM)' --dest $(WHEELHOUSE) $(if $(filter 1,$(PARTIAL)),--partial)
+
+# The offline install's round trip here (~20 min: mmcv compiles; not part of
+# `make test`): wheelhouses for this Python (partial) and 3.12 (partial and
+# full), then a fresh venv with torch and the scientific stack gets hsnet-mm
+# from the partial one with no network. Output: work_dirs/offline_check/.
+offline-check: $(STAMP)
+	bash tools/offline/offline_check.sh
 
 clean:
 	rm -rf $(VENV) work_dirs .pytest_cache

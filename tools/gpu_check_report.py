@@ -26,7 +26,7 @@ import platform
 import re
 import subprocess
 import sys
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, NoReturn, Optional
 
 PROG = 'gpu_check.sh'
 #: The paper's Table 5: ResNet-101, one 1-shot episode, on its GPU.
@@ -494,26 +494,34 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        if args.command == 'check-wheelhouse':
-            print(check_wheelhouse(args.wheelhouse))
-        elif args.command == 'init':
-            report = init(args.out, args.wheelhouse, args.plan, args.python)
-            if not report['machine'].get('cuda_available'):
-                raise ReportError(
-                    f"no CUDA device visible to {args.python} (PyTorch "
-                    f"{report['machine'].get('torch')}); "
-                    '--dry-run checks the wheelhouse on a CPU')
-        elif args.command == 'step':
-            add_step(args.out, args.name, args.rc, args.seconds, args.bench,
-                     args.model)
-        else:
-            finish(args.out, args.seconds)
-    except ReportError as e:
-        print(f'{PROG}: error: {e}', file=sys.stderr)
-        return 2
+    if args.command == 'check-wheelhouse':
+        print(check_wheelhouse(args.wheelhouse))
+    elif args.command == 'init':
+        report = init(args.out, args.wheelhouse, args.plan, args.python)
+        if not report['machine'].get('cuda_available'):
+            raise ReportError(
+                f"no CUDA device visible to {args.python} (PyTorch "
+                f"{report['machine'].get('torch')}); "
+                '--dry-run checks the wheelhouse on a CPU')
+    elif args.command == 'step':
+        add_step(args.out, args.name, args.rc, args.seconds, args.bench,
+                 args.model)
+    else:
+        finish(args.out, args.seconds)
     return 0
 
 
+def run_cli(main: Callable[[], int]) -> NoReturn:
+    """The tools' error boundary (:func:`hsnet_mm.utils.run_cli`) for a
+    script that runs before hsnet-mm is installed (standard library only):
+    a user error is one line on stderr and exit code 2."""
+    try:
+        code = main()
+    except ReportError as e:
+        print(f'{PROG}: error: {e}', file=sys.stderr)
+        code = 2
+    sys.exit(code)
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    run_cli(main)

@@ -17,6 +17,9 @@ from .dist import (cpu_model_wrapper_cfg, destroy_dist_if_initialized,
                    init_cpu_dist_if_needed, setup_cfg_for_launcher)
 from .fileio import (NoSpaceError, atomic_dump_json, atomic_write_bytes,
                      atomic_write_text, check_writable, remove_temp_files)
+from .pretrained import (PretrainedWeightsHook, check_pretrained_weights,
+                         fetch_pretrained, hub_checkpoint_path,
+                         pretrained_urls)
 from .runner_setup import (add_runner_args, build_runner, build_split_dataset,
                            check_test_dataset, load_config, parse_runner_args,
                            read_config, set_output_file, setup_test_cfg,
@@ -43,5 +46,7 @@ __all__ = [
     'one_line', 'run_cli', 'format_environment', 'result_environment',
     'ConfigValueTypeError', 'check_option_types', 'build_split_dataset',
     'check_test_dataset', 'read_config', 'set_output_file', 'setup_test_cfg',
-    'use_episode_progress_bar', 'use_episode_visualization'
+    'use_episode_progress_bar', 'use_episode_visualization',
+    'check_pretrained_weights', 'fetch_pretrained', 'hub_checkpoint_path',
+    'pretrained_urls', 'PretrainedWeightsHook'
 ]

@@ -39,7 +39,7 @@ from .config import (drop_persistent_workers_without_workers,
 from .config_check import check_config_keys, check_option_types
 from .dist import init_cpu_dist_if_needed, setup_cfg_for_launcher
 from .fileio import check_writable
-from .pretrained import check_pretrained_weights
+from .pretrained import PretrainedWeightsHook
 from .safe_globals import register_safe_globals
 
 
@@ -155,11 +155,12 @@ def build_runner(cfg: Config, for_training: bool = False) -> Runner:
     device that decide the numbers (:func:`result_environment`).
 
     For training, the ImageNet weights that the model's ``Pretrained``
-    ``init_cfg`` loads by URL are looked for first (downloaded if missing,
-    :func:`check_pretrained_weights`): ``Runner.train`` loads them, and a
-    node without internet then ends on one line naming the URL and the
-    path for the file, before anything is written. ``Runner.test`` does
-    not load them (the checkpoint holds the backbone).
+    ``init_cfg`` loads by URL are looked for (and downloaded if missing,
+    :func:`check_pretrained_weights`) right before ``Runner.train`` loads
+    them (:class:`PretrainedWeightsHook`, after the data is built): a node
+    without internet then ends on one line naming the URL and the path
+    for the file, not on urllib's traceback. ``Runner.test`` does not load
+    them (the checkpoint holds the backbone).
 
     Args:
         cfg (mmengine.Config): A config from :func:`load_config`.
@@ -167,13 +168,7 @@ def build_runner(cfg: Config, for_training: bool = False) -> Runner:
 
     Returns:
         Runner: The runner.
-
-    Raises:
-        UserError: (training) pretrained weights are missing and could not
-            be downloaded.
     """
-    if for_training:
-        check_pretrained_weights(cfg)
     register_safe_globals()
     init_cpu_dist_if_needed(
         cfg.get('launcher', 'none'),
@@ -182,6 +177,8 @@ def build_runner(cfg: Config, for_training: bool = False) -> Runner:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    if for_training:
+        runner.register_hook(PretrainedWeightsHook(cfg))
     print_log(
         'result environment: ' + format_environment(result_environment()),
         logger=runner.logger)

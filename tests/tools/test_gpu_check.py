@@ -322,9 +322,15 @@ def test_report_of_a_run_cut_short(report_tool, tmp_path):
 
 
 def test_report_tool_errors(report_tool, tmp_path, capsys):
-    assert report_tool.main(
+
+    def exit_code(argv):
+        with pytest.raises(SystemExit) as exit_info:
+            report_tool.run_cli(lambda: report_tool.main(argv))
+        return exit_info.value.code
+
+    assert exit_code(
         ['step',
          str(tmp_path), '--name', 'x', '--rc', '0', '--seconds', '1']) == 2
     assert 'run `init` first' in capsys.readouterr().err
-    assert report_tool.main(['check-wheelhouse', str(tmp_path / 'no')]) == 2
+    assert exit_code(['check-wheelhouse', str(tmp_path / 'no')]) == 2
     assert capsys.readouterr().err.startswith('gpu_check.sh: error: ')
