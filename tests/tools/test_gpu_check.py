@@ -62,12 +62,12 @@ def test_dry_run_checks_the_wheelhouse_and_prints_the_plan(
         'bench_r50'
     ]
     # each step bounded, all of them within 5 minutes with the reports
-    assert plan['install'][0] <= 90 and plan['tests'][0] <= 60
+    assert plan['install'][0] <= 130 and plan['tests'][0] <= 60
     assert plan['amp_fp16'][0] + plan['amp_bf16'][0] <= 40
     assert plan['ddp_nccl'][0] <= 30
-    assert plan['bench_r101'][0] + plan['bench_r50'][0] <= 60
+    assert plan['bench_r101'][0] + plan['bench_r50'][0] <= 50
     total = sum(t for t, _ in plan.values())
-    assert total <= 280 and f'timeouts {total} s in all' in stdout
+    assert total <= 290 and f'timeouts {total} s in all' in stdout
     assert plan['install'][1].startswith(
         f'bash tools/offline/install.sh {wheelhouse}')
     assert '-m pytest -m cuda' in plan['tests'][1]
