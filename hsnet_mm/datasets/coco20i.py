@@ -12,6 +12,7 @@ from typing import Dict, List
 
 from mmseg.registry import DATASETS
 
+from ..utils.cli import UserError
 from .episodic_dataset import EpisodicDataset
 
 COCO_CLASSES = ('person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus',
@@ -50,16 +51,16 @@ def read_coco_split(path: str) -> Dict[int, List[str]]:
         with open(path, 'rb') as f:
             raw = pickle.load(f)
     if not isinstance(raw, dict):
-        raise ValueError(f'{path}: expected a dict {{class: [paths]}}, got '
-                         f'{type(raw).__name__}')
+        raise UserError(f'{path}: expected a dict {{class: [paths]}}, got '
+                        f'{type(raw).__name__}')
     split = {}
     for key, names in raw.items():
         try:
             c = int(key)
         except (TypeError, ValueError):
-            raise ValueError(f'{path}: class key {key!r} is not an int')
+            raise UserError(f'{path}: class key {key!r} is not an int')
         if not 0 <= c < len(COCO_CLASSES):
-            raise ValueError(f'{path}: class {c} is outside 0..79')
+            raise UserError(f'{path}: class {c} is outside 0..79')
         split[c] = [str(n) for n in names]
     return split
 

@@ -18,6 +18,8 @@ from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from ..utils.cli import UserError
+
 #: ``(class_id, query_name, support_names)``.
 Episode = Tuple[int, str, List[str]]
 
@@ -58,8 +60,8 @@ def draw_support_positions(rng: np.random.Generator, num_members: int,
     """
     others = num_members - (1 if 0 <= query_pos < num_members else 0)
     if others < 1:
-        raise ValueError(f'a class needs an image besides the query to draw '
-                         f'supports from, it has {num_members}')
+        raise UserError(f'a class needs an image besides the query to draw '
+                        f'supports from, it has {num_members}')
     picks = rng.choice(others, size=shot, replace=others < shot)
     if 0 <= query_pos < num_members:
         picks = picks + (picks >= query_pos)
@@ -104,8 +106,8 @@ def official_supports(rs: np.random.RandomState, candidates: Sequence[str],
             would never end).
     """
     if all(c == query for c in candidates):
-        raise ValueError(f'no support candidate differs from the query '
-                         f'{query!r} (candidates: {list(candidates)[:5]})')
+        raise UserError(f'no support candidate differs from the query '
+                        f'{query!r} (candidates: {list(candidates)[:5]})')
     supports: List[str] = []
     while len(supports) < shot:
         pick = candidates[legacy_choice_index(rs, len(candidates))]

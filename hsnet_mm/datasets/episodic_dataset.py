@@ -13,6 +13,7 @@ from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS
 
+from ..utils.cli import UserError
 from .episode_sampling import (Episode, draw_support_positions, episode_rng,
                                group_by_class, replay_official)
 
@@ -141,24 +142,24 @@ class EpisodicDataset(BaseDataset):
                  pipeline: Sequence = (),
                  **kwargs) -> None:
         if mode not in MODES:
-            raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+            raise UserError(f'mode must be one of {MODES}, got {mode!r}')
         if not isinstance(fold, int) or not 0 <= fold < self.num_folds:
-            raise ValueError(f'{type(self).__name__} has folds 0..'
-                             f'{self.num_folds - 1}, got fold={fold!r}')
+            raise UserError(f'{type(self).__name__} has folds 0..'
+                            f'{self.num_folds - 1}, got fold={fold!r}')
         if not isinstance(shot, int) or shot < 1:
-            raise ValueError(f'shot must be a positive int, got {shot!r}')
+            raise UserError(f'shot must be a positive int, got {shot!r}')
         if num_episodes is not None and (not isinstance(num_episodes, int)
                                          or num_episodes < 1):
-            raise ValueError(f'num_episodes must be a positive int or None, '
-                             f'got {num_episodes!r}')
+            raise UserError(f'num_episodes must be a positive int or None, '
+                            f'got {num_episodes!r}')
         if episode_sampling not in ('random', 'official'):
-            raise ValueError(f"episode_sampling must be 'random' or "
-                             f"'official', got {episode_sampling!r}")
+            raise UserError(f"episode_sampling must be 'random' or "
+                            f"'official', got {episode_sampling!r}")
         if episode_sampling == 'official' and (mode == 'train'
                                                or not self.SUPPORTS_OFFICIAL):
-            raise ValueError(f"episode_sampling='official' replays the "
-                             f'official val/test episodes; '
-                             f'{type(self).__name__} mode={mode!r} has none')
+            raise UserError(f"episode_sampling='official' replays the "
+                            f'official val/test episodes; '
+                            f'{type(self).__name__} mode={mode!r} has none')
         if self.REQUIRES_DATA_ROOT:
             if not data_root or not osp.isdir(data_root):
                 raise FileNotFoundError(
@@ -175,8 +176,8 @@ class EpisodicDataset(BaseDataset):
         self._check_files(data_root)
         self.split_class_ids = list(self.class_split(fold, mode))
         if not self.split_class_ids:
-            raise ValueError(f'{type(self).__name__} fold {fold} {mode} has '
-                             f'no classes')
+            raise UserError(f'{type(self).__name__} fold {fold} {mode} has '
+                            f'no classes')
         metainfo = dict(kwargs.pop('metainfo', None) or {})
         metainfo.update(self._extra_metainfo())
         metainfo.update(fold_class_ids=tuple(self.split_class_ids), fold=fold)
@@ -251,16 +252,15 @@ class EpisodicDataset(BaseDataset):
             dtype=np.int64)
         unknown = sorted(set(classes.tolist()) - set(self.split_class_ids))
         if unknown:
-            raise ValueError(
-                f'the pool of {type(self).__name__} lists classes '
-                f'{unknown}, which are not classes of fold '
-                f'{self.fold} {self.mode} '
-                f'({self.split_class_ids}); wrong split file?')
+            raise UserError(f'the pool of {type(self).__name__} lists classes '
+                            f'{unknown}, which are not classes of fold '
+                            f'{self.fold} {self.mode} '
+                            f'({self.split_class_ids}); wrong split file?')
         self._members, self._positions = group_by_class(
             classes, ids, self.split_class_ids)
         for c, members in self._members.items():
             if len(members) < self.shot + 1:
-                raise ValueError(
+                raise UserError(
                     f'class {c} ({self._class_name(c)}) has {len(members)} '
                     f'image(s) in {self._pool_source()}; {self.shot}-shot '
                     f'episodes need at least {self.shot + 1}')

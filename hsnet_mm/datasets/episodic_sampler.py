@@ -6,6 +6,8 @@ from typing import Iterator, Optional, Sized
 from mmengine.dataset import DefaultSampler
 from mmseg.registry import DATA_SAMPLERS
 
+from ..utils.cli import UserError
+
 
 @DATA_SAMPLERS.register_module()
 class EpisodicSampler(DefaultSampler):
@@ -44,11 +46,11 @@ class EpisodicSampler(DefaultSampler):
         super().__init__(
             dataset, shuffle=shuffle, seed=seed, round_up=round_up)
         if (num_replicas is None) != (rank is None):
-            raise ValueError('give both num_replicas and rank, or neither')
+            raise UserError('give both num_replicas and rank, or neither')
         if num_replicas is not None:
             if not 0 <= rank < num_replicas:
-                raise ValueError(f'rank must be in [0, {num_replicas}), got '
-                                 f'{rank}')
+                raise UserError(f'rank must be in [0, {num_replicas}), got '
+                                f'{rank}')
             self.rank, self.world_size = int(rank), int(num_replicas)
             n = len(self.dataset)
             if self.round_up:

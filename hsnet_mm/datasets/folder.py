@@ -11,6 +11,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 from ..structures import IGNORE_INDEX
+from ..utils.cli import UserError
 from .episodic_dataset import EpisodicDataset
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -34,7 +35,7 @@ def _scan(folder: str, extensions: Sequence[str]) -> Dict[str, str]:
     clashes = [sorted(v) for v in found.values() if len(v) > 1]
     if clashes:
         listed = '; '.join(' and '.join(c) for c in clashes[:5])
-        raise ValueError(
+        raise UserError(
             f'FolderFewShotDataset: {len(clashes)} file stem(s) in {folder} '
             f'name more than one file, so the image-mask pairing is '
             f'ambiguous: {listed}. Rename or remove one of each.')
@@ -105,8 +106,8 @@ class FolderFewShotDataset(EpisodicDataset):
         values = list(self.class_values.values())
         if len(set(values)) != len(values) or not all(0 < v < 255
                                                       for v in values):
-            raise ValueError(f'class values must be distinct and in 1..254, '
-                             f'got {self.class_values}')
+            raise UserError(f'class values must be distinct and in 1..254, '
+                            f'got {self.class_values}')
         self.class_names = tuple(self.class_values)
         self._train_names = self._check_names(train_classes, 'train_classes')
         self._test_names = self._check_names(test_classes, 'test_classes')
@@ -191,8 +192,8 @@ class FolderFewShotDataset(EpisodicDataset):
             except Exception as e:
                 raise OSError(f'cannot read mask {path}: {e}') from e
             if mask.ndim != 2:
-                raise ValueError(f'mask {path} has shape {mask.shape}; class '
-                                 f'masks must be single-channel index PNGs')
+                raise UserError(f'mask {path} has shape {mask.shape}; class '
+                                f'masks must be single-channel index PNGs')
             if self.binary:
                 self._counts[seg] = {1: int(np.count_nonzero(mask))}
             else:

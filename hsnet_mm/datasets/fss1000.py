@@ -11,6 +11,7 @@ from typing import Dict, List, Sequence
 
 from mmseg.registry import DATASETS
 
+from ..utils.cli import UserError
 from .episodic_dataset import EpisodicDataset
 
 #: Split file of each mode, and the class-id offset of its categories.
@@ -79,9 +80,9 @@ class FSS1000Dataset(EpisodicDataset):
             self._categories[split] = read_category_list(path)
         for split, offset in FSS_OFFSETS.items():
             if len(self._categories[split]) > 1000 - offset:
-                raise ValueError(f'{self._list_path(split)} lists '
-                                 f'{len(self._categories[split])} categories,'
-                                 f' more than FSS-1000 has room for')
+                raise UserError(f'{self._list_path(split)} lists '
+                                f'{len(self._categories[split])} categories,'
+                                f' more than FSS-1000 has room for')
         split = FSS_SPLITS[self.mode]
         for cat in self._categories[split]:
             if not osp.isdir(osp.join(data_root, cat)):

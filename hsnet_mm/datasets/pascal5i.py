@@ -10,6 +10,7 @@ from typing import List
 
 from mmseg.registry import DATASETS
 
+from ..utils.cli import UserError
 from .episodic_dataset import EpisodicDataset
 
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car',
@@ -39,8 +40,8 @@ def read_pascal_split(path: str) -> List[dict]:
             stem, sep, cls = line.rpartition('__')
             if not sep or not stem or not cls.isdigit() or not (
                     1 <= int(cls) <= len(VOC_CLASSES)):
-                raise ValueError(f'{path}:{lineno}: expected '
-                                 f'"<name>__<class 1..20>", got {line!r}')
+                raise UserError(f'{path}:{lineno}: expected '
+                                f'"<name>__<class 1..20>", got {line!r}')
             records.append(dict(stem=stem, class_id=int(cls) - 1))
     return records
 

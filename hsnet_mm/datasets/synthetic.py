@@ -4,6 +4,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from mmseg.registry import DATASETS
 
+from ..utils.cli import UserError
 from .episodic_dataset import EpisodicDataset
 from .synthetic_renderer import (SyntheticRenderer, class_fold, class_name,
                                  class_specs)
@@ -61,19 +62,19 @@ class SyntheticFewShotDataset(EpisodicDataset):
                  seed: int = 0,
                  **kwargs) -> None:
         if not isinstance(num_folds, int) or num_folds < 2:
-            raise ValueError(f'num_folds must be an int >= 2, got '
-                             f'{num_folds!r}')
+            raise UserError(f'num_folds must be an int >= 2, got '
+                            f'{num_folds!r}')
         if images_per_class < 2:
-            raise ValueError(f'images_per_class must be >= 2, got '
-                             f'{images_per_class}')
+            raise UserError(f'images_per_class must be >= 2, got '
+                            f'{images_per_class}')
         lo, hi = num_distractors
         if not 0 <= lo <= hi:
-            raise ValueError(f'num_distractors must be (min, max) with 0 <= '
-                             f'min <= max, got {num_distractors}')
+            raise UserError(f'num_distractors must be (min, max) with 0 <= '
+                            f'min <= max, got {num_distractors}')
         if isinstance(img_size, int):
             img_size = (img_size, img_size)
         if min(img_size) < 32:
-            raise ValueError(f'img_size must be at least 32, got {img_size}')
+            raise UserError(f'img_size must be at least 32, got {img_size}')
         self.num_folds = num_folds
         self.specs = class_specs(num_classes)
         self.images_per_class = int(images_per_class)

@@ -13,6 +13,8 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from ..utils.cli import UserError
+
 #: Colour families: (name, hue in degrees).
 COLOUR_FAMILIES = (('red', 0), ('orange', 28), ('yellow', 56), ('green', 120),
                    ('cyan', 180), ('blue', 228), ('purple', 275), ('magenta',
@@ -30,8 +32,8 @@ def class_specs(num_classes: int) -> List[Tuple[int, int, int]]:
     colour, shape and texture.
     """
     if not 2 <= num_classes <= MAX_CLASSES:
-        raise ValueError(f'num_classes must be in 2..{MAX_CLASSES}, got '
-                         f'{num_classes}')
+        raise UserError(f'num_classes must be in 2..{MAX_CLASSES}, got '
+                        f'{num_classes}')
     nc, ns, nt = len(COLOUR_FAMILIES), len(SHAPES), len(TEXTURES)
     specs = []
     for i in range(num_classes):
@@ -131,8 +133,8 @@ class SyntheticRenderer:
         try:
             class_id, index = int(parts[-2][1:]), int(parts[-1])
         except (IndexError, ValueError):
-            raise ValueError(f'not a synthetic image name: {name!r} '
-                             f'(expected c<class>/<index>)')
+            raise UserError(f'not a synthetic image name: {name!r} '
+                            f'(expected c<class>/<index>)')
         return self.render(class_id, index)
 
     def _background(self, rng: np.random.Generator, yy: np.ndarray,
@@ -181,7 +183,7 @@ class SyntheticRenderer:
             with ``class + 1`` on object pixels.
         """
         if not 0 <= class_id < len(self.specs):
-            raise ValueError(f'synthetic class {class_id} does not exist')
+            raise UserError(f'synthetic class {class_id} does not exist')
         rng = np.random.default_rng([self.seed, class_id, index])
         h, w = self.img_size
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

@@ -84,6 +84,18 @@ def test_train_without_the_dataset(run_tool, tmp_path):
     assert 'is not a folder (see docs/dataset_prepare.md)' in line
 
 
+def test_dataset_settings_rejected_while_the_runner_builds(
+        run_tool, tiny_config, tmp_path):
+    """A dataset refusing its settings inside the Runner: one line too."""
+    error_line(
+        run_tool([
+            'tools/train.py',
+            str(tiny_config), '--work-dir',
+            str(tmp_path / 'wd'), '--cfg-options',
+            'train_dataloader.dataset.shot=0'
+        ]), 'train.py: error: ', 'shot must be a positive int, got 0')
+
+
 @pytest.mark.parametrize('option, fragments', [
     ('model.foo=1', ["HSNet (model) has no argument 'foo'"]),
     ('test_dataloder.batch_size=1', [

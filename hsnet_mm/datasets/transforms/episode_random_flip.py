@@ -6,6 +6,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
+from ...utils.cli import UserError
+
 
 @TRANSFORMS.register_module()
 class EpisodeRandomFlip(BaseTransform):
@@ -30,7 +32,7 @@ class EpisodeRandomFlip(BaseTransform):
 
     def __init__(self, prob: float = 0.5, salt: int = 1) -> None:
         if not 0 <= prob <= 1:
-            raise ValueError(f'prob must be in [0, 1], got {prob}')
+            raise UserError(f'prob must be in [0, 1], got {prob}')
         self.prob = prob
         self.salt = int(salt)
 

@@ -9,6 +9,7 @@ from mmseg.registry import TRANSFORMS
 from PIL import Image
 
 from ...structures import IGNORE_INDEX
+from ...utils.cli import UserError
 
 WIDE_GRAY_MODES = ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I')  # 16/32-bit gray
 
@@ -67,9 +68,9 @@ def read_label(path: str, mode: str) -> np.ndarray:
     except Exception as e:
         raise OSError(f'cannot read mask {path}: {e}') from e
     if label.ndim != 2:
-        raise ValueError(f'mask {path} is a {img_mode} image; class masks '
-                         f'must be palette or grayscale index PNGs (convert '
-                         f'them with tools/dataset_converters)')
+        raise UserError(f'mask {path} is a {img_mode} image; class masks '
+                        f'must be palette or grayscale index PNGs (convert '
+                        f'them with tools/dataset_converters)')
     return label
 
 
@@ -95,7 +96,7 @@ def binarize(label: np.ndarray, mode: str, value: Optional[int],
     elif mode == 'nonzero':
         mask = (label > 0).astype(np.uint8)
     else:
-        raise ValueError(f'unknown mask_mode {mode!r}')
+        raise UserError(f'unknown mask_mode {mode!r}')
     if keep_ignore and ignore_index is not None and mode == 'index':
         mask[label == ignore_index] = IGNORE_INDEX
     return mask
@@ -136,7 +137,7 @@ class LoadEpisode(BaseTransform):
             img = read_rgb(img_path)
             label = None if seg_path is None else read_label(seg_path, mode)
         if label is not None and label.shape[:2] != img.shape[:2]:
-            raise ValueError(
+            raise UserError(
                 f'mask {seg_path} is {label.shape[1]}x{label.shape[0]} but '
                 f'image {img_path} is {img.shape[1]}x{img.shape[0]} (WxH)')
         return img, label

@@ -10,13 +10,14 @@ from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 from ...structures import EPISODE_META_KEYS
+from ...utils.cli import UserError
 
 
 def _stack(arrays: Sequence[np.ndarray], key: str) -> np.ndarray:
     shapes = sorted({a.shape for a in arrays})
     if len(shapes) != 1:
-        raise ValueError(f'the {key} of an episode differ in shape {shapes};'
-                         f' add ResizeEpisode to the pipeline')
+        raise UserError(f'the {key} of an episode differ in shape {shapes};'
+                        f' add ResizeEpisode to the pipeline')
     return np.stack(arrays)
 
 
@@ -48,13 +49,13 @@ class PackEpisodeInputs(BaseTransform):
         """Build ``inputs`` and ``data_samples``."""
         query = np.asarray(results['query_img'])
         if query.ndim != 3 or query.shape[2] != 3:
-            raise ValueError(f'query_img must be (H, W, 3), got '
-                             f'{query.shape}')
+            raise UserError(f'query_img must be (H, W, 3), got '
+                            f'{query.shape}')
         supports = _stack(results['support_imgs'], 'support images')
         masks = _stack(results['support_masks'], 'support masks')
         if (supports.shape[1:3] != query.shape[:2]
                 or masks.shape[1:] != query.shape[:2]):
-            raise ValueError(
+            raise UserError(
                 f'query {query.shape[:2]}, supports {supports.shape[1:3]} and '
                 f'support masks {masks.shape[1:]} must share (H, W); add '
                 f'ResizeEpisode to the pipeline')

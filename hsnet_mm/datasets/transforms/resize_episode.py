@@ -7,6 +7,8 @@ from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 from PIL import Image
 
+from ...utils.cli import UserError
+
 
 def resize_image_pil(img: np.ndarray, size_hw: Tuple[int, int]) -> np.ndarray:
     """Pillow bilinear resize (antialiased when shrinking).
@@ -84,8 +86,8 @@ class ResizeEpisode(BaseTransform):
         if isinstance(scale, int):
             scale = (scale, scale)
         if len(scale) != 2 or min(scale) < 1:
-            raise ValueError(f'scale must be (w, h) of positive ints, got '
-                             f'{scale}')
+            raise UserError(f'scale must be (w, h) of positive ints, got '
+                            f'{scale}')
         self.scale = (int(scale[0]), int(scale[1]))
         self.keep_query_gt_original = keep_query_gt_original
 
