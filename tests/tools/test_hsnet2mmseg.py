@@ -67,3 +67,27 @@ def test_refusals_write_nothing(tmp_path):
     assert 'Traceback' not in res.stderr
     assert not dst.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ['junk.pt', 'r50.pt']
+
+
+def test_refuses_to_overwrite_its_source_and_non_finite_weights(tmp_path):
+    """issue 26: `hsnet2mmseg.py same.pt same.pt` used to replace the
+    official file; a NaN source used to convert with exit 0."""
+    official = fake_official('resnet50', prefix='')
+    src = tmp_path / 'r50.pt'
+    torch.save(official, src)
+    before = src.read_bytes()
+    link = tmp_path / 'link.pt'
+    link.symlink_to(src)
+    for dst in (src, link, tmp_path / '.' / 'r50.pt'):
+        res = run(src, dst, '--backbone', 'resnet50')
+        assert res.returncode == 2, res.stderr
+        assert 'is the source checkpoint' in res.stderr
+        assert 'Traceback' not in res.stderr
+    assert src.read_bytes() == before
+    key = next(k for k, v in official.items() if v.is_floating_point())
+    official[key][0] = float('nan')
+    torch.save(official, src)
+    dst = tmp_path / 'out.pth'
+    res = run(src, dst, '--backbone', 'resnet50')
+    assert res.returncode == 2 and 'non-finite values' in res.stderr
+    assert key in res.stderr and not dst.exists()

@@ -19,8 +19,8 @@ from mmengine.config import Config
 
 import hsnet_mm
 from hsnet_mm.models.official_checkpoint import convert_official_state_dict
-from hsnet_mm.utils import (UserError, build_model_skeleton, check_writable,
-                            load_state_dict, one_line, run_cli,
+from hsnet_mm.utils import (UserError, build_model_skeleton, check_finite,
+                            check_writable, load_state_dict, one_line, run_cli,
                             save_checkpoint_file, state_dict_shapes)
 
 CONFIG_DIR = osp.join(
@@ -50,12 +50,25 @@ def expected_shapes(backbone: str) -> dict:
     return state_dict_shapes(build_model_skeleton(cfg))
 
 
+def check_not_the_source(src: str, dst: str) -> None:
+    """Refuse a destination that is the source (also through links): the
+    official file would be replaced by the converted one."""
+    same = osp.realpath(src) == osp.realpath(dst)
+    if not same and osp.exists(src) and osp.exists(dst):
+        same = osp.samefile(src, dst)
+    if same:
+        raise UserError(f'{dst} is the source checkpoint {src}: write the '
+                        'converted one to another path')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_not_the_source(args.src, args.dst)
     check_writable(args.dst)
     # the official files keep DataParallel's "module." prefix, which
     # load_state_dict strips
     official = load_state_dict(args.src)
+    check_finite(official, args.src)  # a diverged run converts to nothing
     expected = expected_shapes(args.backbone)
     try:
         state, dropped = convert_official_state_dict(official, expected)
