@@ -132,6 +132,9 @@ def to_mask(src: ImageLike, arg: str) -> np.ndarray:
         arr = np.asarray(mask.convert('RGBA' if mask.mode[0] == 'P' else 'L'))
     else:
         arr = np.asarray(mask)
+    if arr.dtype.kind not in 'biuf':  # strings, objects: not a mask
+        raise ValueError(f'{name}: a mask holds numbers (or bools), got '
+                         f'{arr.dtype} values')
     if arr.ndim == 3 and arr.shape[2] in (2, 4):  # alpha: transparent = bg
         arr = arr[..., :-1].any(axis=2) & (arr[..., -1] > 0)
     elif arr.ndim == 3 and arr.shape[2] in (1, 3):

@@ -119,3 +119,15 @@ def test_support_set_checks(tmp_path):
             r'is 12x10'):
         load_support_set([str(tmp_path / 'img.png')],
                          [str(tmp_path / 'big.png')])
+
+
+def test_masks_of_strings_or_objects_are_refused():
+    """issue 26: such arrays used to count as all foreground."""
+    for bad in (np.array([['a', 'b'],
+                          ['c',
+                           '']]), np.array([[None, 1], [2, 3]], dtype=object)):
+        with pytest.raises(
+                ValueError, match=r'support_masks\[0\].*holds '
+                'numbers'):
+            to_mask(bad, 'support_masks[0]')
+    assert to_mask(np.array([[True, False]]), 'm').tolist() == [[1, 0]]
