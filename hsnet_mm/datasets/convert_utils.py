@@ -19,6 +19,7 @@ import numpy as np
 from mmengine.utils import track_parallel_progress, track_progress
 from PIL import Image
 
+from ..utils.cli import UserError
 from ..utils.fileio import atomic_write_bytes, remove_temp_files
 
 
@@ -134,6 +135,8 @@ def run_parallel(func: Callable[[Any], Any],
     Returns:
         list: The results, in task order.
     """
+    if nproc < 1:
+        raise UserError(f'nproc (worker processes) must be >= 1, got {nproc}')
     tasks = list(tasks)
     if skip_corrupt:
         func = _SkipCorrupt(func)

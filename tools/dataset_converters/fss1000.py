@@ -103,8 +103,19 @@ def main(argv=None) -> None:
     if osp.abspath(args.src) == osp.abspath(args.out_dir):
         raise UserError('--out-dir must differ from SRC (sources are never '
                         'modified)')
-    clean_temp_files(args.out_dir)
+    split_files = [
+        osp.join(args.split_dir, f'{split}.txt')
+        for split in ('trn', 'val', 'test')
+    ] if args.split_dir else []
+    missing_lists = [f for f in split_files if not osp.isfile(f)]
+    if missing_lists:  # before the conversion, not after it
+        raise FileNotFoundError(f'--split-dir: {", ".join(missing_lists)} '
+                                'not found (the official data/splits/fss)')
     pairs, lonely = find_pairs(args.src)
+    if not pairs:
+        raise UserError(f'{args.src} holds no FSS-1000 image/mask pairs '
+                        '(<class>/<n>.jpg with <class>/<n>.png)')
+    clean_temp_files(args.out_dir)
     for path in lonely:
         print(f'warning: {path} has no mask, left out')
     results = run_parallel(
@@ -114,14 +125,13 @@ def main(argv=None) -> None:
     cats = {c for c, _ in pairs}
     print(f'{len(cats)} categories, {results.count("done")} images written, '
           f'{results.count("skipped")} already there, in {args.out_dir}')
-    if args.split_dir:
-        for split in ('trn', 'val', 'test'):
-            with open(osp.join(args.split_dir, f'{split}.txt')) as f:
-                listed = [ln.strip() for ln in f if ln.strip()]
-            missing = [c for c in listed if c not in cats]
-            if missing:
-                print(f'warning: {len(missing)} categories of {split}.txt '
-                      f'are missing, e.g. {missing[:5]}')
+    for split, path in zip(('trn', 'val', 'test'), split_files):
+        with open(path) as f:
+            listed = [ln.strip() for ln in f if ln.strip()]
+        missing = [c for c in listed if c not in cats]
+        if missing:
+            print(f'warning: {len(missing)} categories of {split}.txt '
+                  f'are missing, e.g. {missing[:5]}')
 
 
 if __name__ == '__main__':

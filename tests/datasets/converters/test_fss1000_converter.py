@@ -55,6 +55,20 @@ def test_bad_inputs(tmp_path, run_tool):
         run_tool(TOOL, tmp_path / 'nowhere', '-o', tmp_path / 'out')
     with pytest.raises(ValueError, match='must differ'):
         run_tool(TOOL, tmp_path, '-o', tmp_path)
+    # issue 26: an empty SRC, --nproc 0 and a missing --split-dir (found
+    # before the conversion, which writes nothing) are refused
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(ValueError, match='holds no FSS-1000 image/mask'):
+        run_tool(TOOL, empty, '-o', tmp_path / 'out')
+    src = _make_src(tmp_path)
+    for nproc in (0, -2):
+        with pytest.raises(ValueError, match='must be >= 1'):
+            run_tool(TOOL, src, '-o', tmp_path / 'out', '--nproc', nproc)
+    with pytest.raises(FileNotFoundError, match='split-dir.*trn.txt'):
+        run_tool(TOOL, src, '-o', tmp_path / 'out', '--split-dir',
+                 tmp_path / 'no_splits')
+    assert not (tmp_path / 'out').exists()
 
 
 def test_corrupt_masks_are_named_or_skipped(tmp_path, run_tool, capsys):
