@@ -3,10 +3,10 @@ import json
 import pickle
 import shutil
 
-import numpy as np
 import pytest
 
 from hsnet_mm.datasets import COCO20iDataset
+from tests.datasets.official_loops import official_coco
 
 
 @pytest.mark.parametrize('mode', ['train', 'val', 'test'])
@@ -58,25 +58,8 @@ def _official_coco(split_file, fold, shot, num):
     """The official val episodes, re-derived with the global np.random."""
     with open(split_file) as f:
         classwise = {int(k): v for k, v in json.load(f).items()}
-    class_ids = [fold + 4 * v for v in range(20)]
-    state = np.random.get_state()
-    np.random.seed(0)
-    episodes = []
-    try:
-        for _ in range(num):
-            c = np.random.choice(class_ids, 1, replace=False)[0]
-            query = np.random.choice(classwise[c], 1, replace=False)[0]
-            supports = []
-            while True:
-                pick = np.random.choice(classwise[c], 1, replace=False)[0]
-                if query != pick:
-                    supports.append(pick)
-                if len(supports) == shot:
-                    break
-            episodes.append((int(c), query, supports))
-    finally:
-        np.random.set_state(state)
-    return episodes
+    return official_coco(classwise, [fold + 4 * v for v in range(20)], num,
+                         shot, 0)
 
 
 @pytest.mark.parametrize('fold,shot', [(0, 1), (1, 1), (2, 1), (3, 1), (1, 5)])

@@ -10,6 +10,7 @@ from hsnet_mm.datasets.episode_sampling import (draw_support_positions,
                                                 legacy_choice_index,
                                                 official_supports,
                                                 replay_official)
+from tests.datasets.official_loops import official_coco, official_pascal
 
 #: A pool in split-file order: 3 classes, image ``b`` in two classes.
 RECORDS = [
@@ -26,48 +27,6 @@ RECORDS = [
 
 def all_names(class_id, query, names):
     return names
-
-
-def official_pascal(records, num, shot, seed):
-    """PASCAL/FSS ``sample_episode`` after ``np.random.seed(seed)``."""
-    classwise = {}
-    for r in records:
-        classwise.setdefault(r['class_id'], []).append(r['name'])
-    np.random.seed(seed)
-    episodes = []
-    for idx in range(num):
-        rec = records[idx % len(records)]
-        query, c = rec['name'], rec['class_id']
-        supports = []
-        while True:
-            pick = np.random.choice(classwise[c], 1, replace=False)[0]
-            if pick != query:
-                supports.append(pick)
-            if len(supports) == shot:
-                break
-        episodes.append((c, query, supports))
-    return episodes
-
-
-def official_coco(records, class_ids, num, shot, seed):
-    """COCO ``sample_episode``: a class, then a query, then supports."""
-    classwise = {c: [] for c in class_ids}
-    for r in records:
-        classwise[r['class_id']].append(r['name'])
-    np.random.seed(seed)
-    episodes = []
-    for _ in range(num):
-        c = np.random.choice(class_ids, 1, replace=False)[0]
-        query = np.random.choice(classwise[c], 1, replace=False)[0]
-        supports = []
-        while True:
-            pick = np.random.choice(classwise[c], 1, replace=False)[0]
-            if pick != query:
-                supports.append(pick)
-            if len(supports) == shot:
-                break
-        episodes.append((int(c), query, supports))
-    return episodes
 
 
 def test_episode_rng_is_a_pure_function_of_its_arguments():
@@ -165,7 +124,10 @@ def test_replay_equals_the_official_pascal_loop(shot, seed):
 def test_replay_equals_the_official_coco_loop(shot):
     class_ids = [2, 0, 1]  # the official order, not sorted
     ours = replay_official(RECORDS, class_ids, 25, shot, True, 0, all_names)
-    assert ours == official_coco(RECORDS, class_ids, 25, shot, 0)
+    classwise = {c: [] for c in class_ids}
+    for r in RECORDS:
+        classwise[r['class_id']].append(r['name'])
+    assert ours == official_coco(classwise, class_ids, 25, shot, 0)
     assert {c for c, _, _ in ours} == {0, 1, 2}
 
 
