@@ -57,3 +57,11 @@ def box_mask(h: int, w: int, value: int = 255) -> np.ndarray:
     mask = np.zeros((h, w), np.uint8)
     mask[h // 4:3 * h // 4, w // 3:2 * w // 3] = value
     return mask
+
+
+def support_set(k: int):
+    """K <= 3 support images of different sizes and their box masks."""
+    sizes = [(40, 70), (64, 48), (37, 53)][:k]
+    imgs = [image(h, w, 10 + i) for i, (h, w) in enumerate(sizes)]
+    masks = [box_mask(h, w) for h, w in sizes]
+    return imgs, masks

@@ -9,20 +9,8 @@ from PIL import Image
 import hsnet_mm  # noqa: F401
 from hsnet_mm.apis import inference_episode, init_model
 from hsnet_mm.apis.episode_pipeline import EpisodePipeline
-from tests.apis.episode_helpers import INPUT_HW, box_mask, image, tiny_config
-
-
-@pytest.fixture(scope='module')
-def model():
-    torch.manual_seed(0)
-    return init_model(tiny_config())
-
-
-def episode(k: int):
-    sizes = [(40, 70), (64, 48), (37, 53)][:k]
-    imgs = [image(h, w, 10 + i) for i, (h, w) in enumerate(sizes)]
-    masks = [box_mask(h, w) for h, w in sizes]
-    return imgs, masks
+from tests.apis.episode_helpers import (INPUT_HW, image, support_set,
+                                        tiny_config)
 
 
 def reference(model, query, imgs, masks):
@@ -36,7 +24,7 @@ def reference(model, query, imgs, masks):
 
 @pytest.mark.parametrize('k', [1, 3])
 def test_queries_share_supports_and_equal_predict(model, k):
-    imgs, masks = episode(k)
+    imgs, masks = support_set(k)
     queries = [image(30, 90, 1), image(81, 33, 2), image(48, 64, 3)]
     results = inference_episode(model, queries, imgs, masks)
     assert isinstance(results, list) and len(results) == 3
@@ -60,7 +48,7 @@ def test_queries_share_supports_and_equal_predict(model, k):
 
 
 def test_the_support_backbone_runs_once(model, monkeypatch):
-    imgs, masks = episode(3)
+    imgs, masks = support_set(3)
     calls = []
     original = model.backbone.forward
 
@@ -74,7 +62,7 @@ def test_the_support_backbone_runs_once(model, monkeypatch):
 
 
 def test_arrays_pil_and_files_agree(model, tmp_path):
-    imgs, masks = episode(1)
+    imgs, masks = support_set(1)
     query = image(52, 76, 5)
     paths = {}
     for name, arr in (('q', query), ('s', imgs[0]), ('m', masks[0])):
@@ -95,7 +83,7 @@ def test_arrays_pil_and_files_agree(model, tmp_path):
 
 
 def test_bad_inputs_are_named(model, tmp_path):
-    imgs, masks = episode(2)
+    imgs, masks = support_set(2)
     with pytest.raises(FileNotFoundError, match=r'query.*missing.png'):
         inference_episode(model, str(tmp_path / 'missing.png'), imgs, masks)
     with pytest.raises(ValueError, match='2 support image.*1 support mask'):
@@ -163,7 +151,7 @@ def test_equal_to_predict_on_every_device(device):
     """Support reuse on the model's device equals predict there."""
     torch.manual_seed(0)
     model = init_model(tiny_config(), device=str(device))
-    imgs, masks = episode(3)
+    imgs, masks = support_set(3)
     queries = [image(30, 90, 1), image(81, 33, 2)]
     results = inference_episode(model, queries, imgs, masks)
     for q, res in zip(queries, results):

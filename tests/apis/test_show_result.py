@@ -2,30 +2,16 @@
 """show_episode_result: the supports, the query and its prediction."""
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import hsnet_mm  # noqa: F401
-from hsnet_mm.apis import inference_episode, init_model, show_episode_result
+from hsnet_mm.apis import inference_episode, show_episode_result
 from hsnet_mm.apis.show_result import encode_png
-from tests.apis.episode_helpers import box_mask, image, tiny_config
-
-
-@pytest.fixture(scope='module')
-def model():
-    torch.manual_seed(0)
-    return init_model(tiny_config())
-
-
-def episode(k: int):
-    sizes = [(40, 70), (64, 48), (37, 53)][:k]
-    imgs = [image(h, w, 10 + i) for i, (h, w) in enumerate(sizes)]
-    masks = [box_mask(h, w) for h, w in sizes]
-    return imgs, masks
+from tests.apis.episode_helpers import box_mask, image, support_set
 
 
 def test_show_episode_result(model, tmp_path):
-    imgs, masks = episode(3)
+    imgs, masks = support_set(3)
     query = image(60, 90, 7)
     res = inference_episode(model, query, imgs, masks)
     out = tmp_path / 'vis' / 'episode.png'

@@ -96,14 +96,7 @@ def test_bad_arguments(run_tool, tiny_config):
 
 def test_mask_area_sets_square_masks():
     import argparse
-    import importlib.util
-    from pathlib import Path
-    path = (
-        Path(__file__).parents[2] / 'tools' / 'analysis_tools' /
-        'benchmark.py')
-    spec = importlib.util.spec_from_file_location('benchmark_tool', path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool()
     for area, side in ((0.25, 20), (1.0, 40), (0.09, 12)):
         args = argparse.Namespace(
             seed=0,
