@@ -22,7 +22,7 @@ truth, bit for bit (tested). Queries are decoded one at a time: the
 decoded originals of a list of queries are never held together (the
 results, with their original-size masks, are).
 """
-from typing import Iterable, List, Optional, Sequence, Union
+from typing import Iterable, Iterator, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -98,7 +98,6 @@ def _path_meta(queries: Sequence, supports: Sequence, i: int) -> dict:
     return meta
 
 
-@torch.no_grad()
 def run_loaded_episodes(
         model: nn.Module,
         query_imgs: Iterable,
@@ -121,27 +120,46 @@ def run_loaded_episodes(
     Returns:
         list[SegDataSample]: one per query (see :func:`inference_episode`).
     """
+    return list(
+        iter_loaded_episodes(model, query_imgs, support_imgs, support_masks,
+                             queries, supports))
+
+
+def iter_loaded_episodes(
+        model: nn.Module,
+        query_imgs: Iterable,
+        support_imgs: Sequence,
+        support_masks: Sequence,
+        queries: Optional[Sequence] = None,
+        supports: Optional[Sequence] = None) -> Iterator[SegDataSample]:
+    """:func:`run_loaded_episodes` as a generator: one result per query,
+    made when asked for, so that a stream of queries (a folder, a video)
+    never sits in memory; the supports are encoded once, at the first
+    query. Arguments as :func:`run_loaded_episodes`.
+    """
     pipeline = _model_pipeline(model)
     supports = supports or [None] * len(support_imgs)
     encoded = None
-    samples = []
+    i = 0
     # (not enumerate: its reused tuple would keep the last decoded image)
     for img in query_imgs:
-        i = len(samples)
         meta = _path_meta(queries, supports, i) if queries else {}
         packed = pipeline(img, support_imgs, support_masks, meta)
         del img  # the decoded original: only the resized one is needed
-        data = model.data_preprocessor(pseudo_collate([packed]), False)
-        inputs = data['inputs']
-        if encoded is None:
-            _check_support_foreground(inputs['support_masks'])
-            encoded = model.encode_support(inputs['support_imgs'],
-                                           inputs['support_masks'])
-        samples += model.predict(
-            dict(query_img=inputs['query_img']),
-            data['data_samples'],
-            support=encoded)
-    return samples
+        with torch.no_grad():
+            data = model.data_preprocessor(pseudo_collate([packed]), False)
+            inputs = data['inputs']
+            if encoded is None:
+                _check_support_foreground(inputs['support_masks'])
+                encoded = model.encode_support(inputs['support_imgs'],
+                                               inputs['support_masks'])
+            sample, = model.predict(
+                dict(query_img=inputs['query_img']),
+                data['data_samples'],
+                support=encoded)
+        del packed, data, inputs
+        i += 1
+        yield sample
 
 
 def _check_support_foreground(masks: torch.Tensor) -> None:
