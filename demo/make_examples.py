@@ -15,7 +15,9 @@ writes ``episode<e>_query<q>.png``, ``episode<e>_support<k>.png`` and
 """
 import argparse
 import io
+import os
 import os.path as osp
+import re
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -77,6 +79,50 @@ def write_examples(out_dir: str) -> List[Dict]:
             ep['queries'].append(
                 _png(osp.join(out_dir, f'episode{e}_query{q}.png'), img))
         episodes.append(ep)
+    return episodes
+
+
+EXAMPLE_NAME = re.compile(
+    r'episode(\d+)_(?:query(\d+)|support(\d+)(_mask)?)\.png')
+
+
+def read_examples(folder: str) -> List[Dict]:
+    """The episodes that :func:`write_examples` wrote into ``folder``.
+
+    Only the files of :data:`EXAMPLE_NAME` directly in ``folder`` count;
+    an episode needs a query and, for shots 0..K-1, each support with its
+    mask (K >= 1); incomplete episodes are left out.
+
+    Returns:
+        list[dict]: per episode ``class_name`` (``episode<e>``),
+        ``queries``, ``supports`` and ``masks`` (paths, sorted by index).
+    """
+    found: Dict[int, Dict[str, Dict[int, str]]] = {}
+    for name in sorted(os.listdir(folder)):
+        m = EXAMPLE_NAME.fullmatch(name)
+        path = osp.join(folder, name)
+        if not m or not osp.isfile(path):
+            continue
+        ep = found.setdefault(
+            int(m.group(1)), dict(queries={}, supports={}, masks={}))
+        if m.group(2) is not None:
+            ep['queries'][int(m.group(2))] = path
+        else:
+            key = 'masks' if m.group(4) else 'supports'
+            ep[key][int(m.group(3))] = path
+    episodes = []
+    for e, ep in sorted(found.items()):
+        shots = 0
+        while shots in ep['supports'] and shots in ep['masks']:
+            shots += 1
+        if not ep['queries'] or not shots:
+            continue
+        episodes.append(
+            dict(
+                class_name=f'episode{e}',
+                queries=[p for _, p in sorted(ep['queries'].items())],
+                supports=[ep['supports'][k] for k in range(shots)],
+                masks=[ep['masks'][k] for k in range(shots)]))
     return episodes
 
 

@@ -14,6 +14,11 @@ Prints a progress bar and ends with the summary line
 ``mIoU: xx.xx  FB-IoU: xx.xx  (N episodes, K-shot, fold f)``; with
 ``--seeds``, one line per seed, the per-class IoU spread and last
 ``mean over S seeds: mIoU: m +/- s (95% CI lo-hi)  FB-IoU: ...``.
+
+Memory: the test loop (``EpisodeTestLoop``, or ``MultiSeedTestLoop``)
+holds one batch at a time, its ground truths as uint8, and the metric
+counts in bands, so ``--original-size`` on a 12000 x 12000 query stays
+under 2 GB (docs/inference.md, "Memory").
 """
 import argparse
 
@@ -92,6 +97,14 @@ def parse_args(argv=None):
     return args
 
 
+def use_episode_test_loop(cfg) -> None:
+    """mmengine's ``TestLoop`` -> ``EpisodeTestLoop`` (the same loop, one
+    batch in memory at a time); other loops are kept."""
+    loop = dict(cfg.get('test_cfg') or {})
+    if loop.get('type', 'TestLoop') in ('TestLoop', 'mmengine.TestLoop'):
+        cfg.test_cfg = dict(loop, type='EpisodeTestLoop')
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.launcher,
@@ -106,6 +119,7 @@ def main(argv=None):
         episodes=args.episodes,
         seeds=args.seeds,
         amp=(args.amp_dtype or 'auto') if args.amp else None)
+    use_episode_test_loop(cfg)
     runner = build_runner(cfg)
     metrics = runner.test()
     if is_main_process():

@@ -17,12 +17,13 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 import hsnet_mm  # noqa: F401  (registers every hsnet-mm component)
-from hsnet_mm.engine import NoValidCheckpointError, pick_resume_checkpoint
+from hsnet_mm.engine import pick_resume_checkpoint
 from hsnet_mm.utils import (UserError, add_runner_args,
                             apply_global_batch_size, build_runner,
                             destroy_dist_if_initialized, launcher_world_size,
                             load_config, parse_runner_args, run_cli)
 from hsnet_mm.utils.autocast import AMP_DTYPES, resolve_amp_dtype
+from hsnet_mm.utils.fileio import check_writable_dirs
 
 
 def parse_args(argv=None):
@@ -91,6 +92,9 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.launcher,
                       args.work_dir)
+    # a file named like it or a read-only folder: refused before the Runner
+    # builds anything (it would fail on its first log or checkpoint)
+    check_writable_dirs(cfg.work_dir)
     if args.amp:
         enable_amp(cfg, args.amp_dtype or 'auto')
     # the paper's total batch, whatever the number of processes
@@ -109,4 +113,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    run_cli(main, user_errors=(NoValidCheckpointError, ))
+    run_cli(main)

@@ -16,12 +16,17 @@ Every error names the argument (``supports[1]``) and the file, if any.
 """
 import os
 import os.path as osp
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image
 
+from .pixel_limit import check_pixels, open_lazily, pil_bomb_check_off
+
 ImageLike = Union[str, os.PathLike, np.ndarray, Image.Image]
+
+#: Size of the bands in which a decoded image becomes an array.
+BAND_BYTES = 16 * 2**20
 
 
 def describe(src: Any, arg: str) -> str:
@@ -31,22 +36,52 @@ def describe(src: Any, arg: str) -> str:
     return arg
 
 
-def _open(src: Any, arg: str) -> Union[np.ndarray, Image.Image]:
-    """Open a path with Pillow (decoded now) or pass arrays/images on."""
+def _pil_array(img: Image.Image) -> np.ndarray:
+    """``np.asarray(img)`` in bands of rows: Pillow's ``tobytes`` would
+    hold the whole image twice more (its chunks, then their join)."""
+    w, h = img.size
+
+    def band(top: int, bottom: int) -> np.ndarray:
+        with pil_bomb_check_off():  # the image's size is checked
+            return np.asarray(img.crop((0, top, w, bottom)))
+
+    first = band(0, 1)
+    out = np.empty((h, ) + first.shape[1:], first.dtype)
+    rows = max(1, BAND_BYTES // max(1, first.nbytes))
+    for y in range(0, h, rows):
+        out[y:y + rows] = band(y, min(h, y + rows))
+    return out
+
+
+def _open(src: Any,
+          arg: str,
+          max_pixels: Optional[int],
+          convert: Callable[[Image.Image], Any],
+          decode: bool = True) -> Any:
+    """``convert`` of a file decoded by Pillow (the decoded image freed
+    after), or an array / PIL image (converted) passed on; the size is
+    checked against the pixel limit first (a file's from its header)."""
     if isinstance(src, (str, os.PathLike)):
         path = os.fspath(src)
         if not osp.exists(path):
             raise FileNotFoundError(f'{arg}: file {path} does not exist')
         if not osp.isfile(path):
             raise OSError(f'{arg}: {path} is not a file')
-        try:
-            with Image.open(path) as img:
+        with open_lazily(path, arg, max_pixels) as img:
+            if not decode:
+                return None
+            try:
                 img.load()
-                return img.copy()
-        except Exception as e:
-            raise OSError(f'{arg}: cannot read image file {path} '
-                          f'(corrupt or not an image): {e}') from e
-    if isinstance(src, (np.ndarray, Image.Image)):
+            except Exception as e:
+                raise OSError(f'{arg}: cannot read image file {path} '
+                              f'(corrupt or not an image): {e}') from e
+            return convert(img)
+    if isinstance(src, Image.Image):
+        check_pixels(src.size[0], src.size[1], arg, max_pixels)
+        return convert(src)
+    if isinstance(src, np.ndarray):
+        if src.ndim >= 2:
+            check_pixels(src.shape[1], src.shape[0], arg, max_pixels)
         return src
     raise TypeError(f'{arg} must be a file path, a numpy array or a PIL '
                     f'image, got {type(src).__name__}')
@@ -62,25 +97,33 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
         img = img.convert('L')
     elif img.mode == 'PA':
         img = img.convert('RGBA')
-    arr = np.asarray(img)
+    arr = _pil_array(img)
     if img.mode.startswith('I;16'):
         arr = arr.astype(np.uint16)
     return arr
 
 
-def to_rgb(src: ImageLike, arg: str) -> np.ndarray:
+def to_rgb(src: ImageLike,
+           arg: str,
+           max_pixels: Optional[int] = None) -> np.ndarray:
     """Read or convert an image to (H, W, 3) uint8 RGB.
 
     Args:
         src (str | os.PathLike | np.ndarray | PIL.Image.Image): The image.
         arg (str): Its name in error messages, e.g. ``'supports[0]'``.
+        max_pixels (int, optional): The pixel limit
+            (:mod:`~hsnet_mm.apis.pixel_limit`). Defaults to None:
+            ``$HSNET_MAX_PIXELS``, else ``MAX_PIXELS``.
 
     Returns:
         np.ndarray: (H, W, 3) uint8.
+
+    Raises:
+        UserError: over the pixel limit (a file's size is read from its
+            header, before decoding).
     """
     name = describe(src, arg)
-    img = _open(src, arg)
-    arr = _pil_to_array(img) if isinstance(img, Image.Image) else img
+    arr = _open(src, arg, max_pixels, _pil_to_array)
     if arr.dtype == np.uint16 or (arr.dtype.kind in 'iu'
                                   and arr.dtype.itemsize > 1 and arr.size
                                   and arr.max() > 255):
@@ -112,26 +155,31 @@ def to_rgb(src: ImageLike, arg: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def to_mask(src: ImageLike, arg: str) -> np.ndarray:
+def _pil_mask_array(mask: Image.Image) -> np.ndarray:
+    """The values of a PIL mask: palette indices (without transparency),
+    else the pixels (palette colours, RGBA/L for odd modes)."""
+    if mask.mode in ('P', 'PA', '1', 'CMYK',
+                     'YCbCr') and not (mask.mode == 'P'
+                                       and 'transparency' not in mask.info):
+        mask = mask.convert('RGBA' if mask.mode[0] == 'P' else 'L')
+    return _pil_array(mask)
+
+
+def to_mask(src: ImageLike,
+            arg: str,
+            max_pixels: Optional[int] = None) -> np.ndarray:
     """Read or convert a mask to (H, W) uint8 0/1 (nonzero = foreground).
 
     Args:
         src (str | os.PathLike | np.ndarray | PIL.Image.Image): The mask.
         arg (str): Its name in error messages, e.g. ``'support_masks[0]'``.
+        max_pixels (int, optional): The pixel limit, as :func:`to_rgb`.
 
     Returns:
         np.ndarray: (H, W) uint8 of 0/1.
     """
     name = describe(src, arg)
-    mask = _open(src, arg)
-    if not isinstance(mask, Image.Image):
-        arr = np.asarray(mask)
-    elif mask.mode == 'P' and 'transparency' not in mask.info:
-        arr = np.asarray(mask)  # palette indices: 0 is background
-    elif mask.mode in ('P', 'PA', '1', 'CMYK', 'YCbCr'):
-        arr = np.asarray(mask.convert('RGBA' if mask.mode[0] == 'P' else 'L'))
-    else:
-        arr = np.asarray(mask)
+    arr = np.asarray(_open(src, arg, max_pixels, _pil_mask_array))
     if arr.dtype.kind not in 'biuf':  # strings, objects: not a mask
         raise ValueError(f'{name}: a mask holds numbers (or bools), got '
                          f'{arr.dtype} values')
@@ -147,19 +195,36 @@ def to_mask(src: ImageLike, arg: str) -> np.ndarray:
     return (arr != 0).astype(np.uint8)
 
 
+def check_image(src: ImageLike,
+                arg: str,
+                max_pixels: Optional[int] = None) -> None:
+    """Check an image without decoding it: a file exists and its header
+    reads; its size (or an array's, a PIL image's) is within the pixel
+    limit. Arguments as :func:`to_rgb`.
+
+    Raises:
+        FileNotFoundError, OSError: a missing or unreadable file.
+        UserError: over the pixel limit.
+        TypeError: not a path, an array or a PIL image.
+    """
+    _open(src, arg, max_pixels, lambda img: img, decode=False)
+
+
 def _size(arr: np.ndarray) -> str:
     return f'{arr.shape[1]}x{arr.shape[0]} (WxH)'
 
 
 def load_support_set(
     supports: Union[ImageLike, Sequence[ImageLike]],
-    support_masks: Union[ImageLike, Sequence[ImageLike]]
+    support_masks: Union[ImageLike, Sequence[ImageLike]],
+    max_pixels: Optional[int] = None
 ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
     """Read and check K support images and their masks.
 
     Args:
         supports: K images (a single one is K = 1).
         support_masks: K masks, in the same order.
+        max_pixels (int, optional): The pixel limit, as :func:`to_rgb`.
 
     Returns:
         tuple[list, list]: K (Hk, Wk, 3) uint8 images and K (Hk, Wk) uint8
@@ -179,8 +244,8 @@ def load_support_set(
                          f'mask per support image')
     imgs, masks = [], []
     for k, (src, msrc) in enumerate(zip(supports, support_masks)):
-        img = to_rgb(src, f'supports[{k}]')
-        mask = to_mask(msrc, f'support_masks[{k}]')
+        img = to_rgb(src, f'supports[{k}]', max_pixels)
+        mask = to_mask(msrc, f'support_masks[{k}]', max_pixels)
         if mask.shape != img.shape[:2]:
             raise ValueError(
                 f'shot {k}: {describe(msrc, f"support_masks[{k}]")} is '

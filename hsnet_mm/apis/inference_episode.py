@@ -46,9 +46,11 @@ def _model_pipeline(model: nn.Module) -> EpisodePipeline:
 
 
 def inference_episode(
-    model: nn.Module, query: Union[ImageLike, Sequence[ImageLike]],
+    model: nn.Module,
+    query: Union[ImageLike, Sequence[ImageLike]],
     supports: Union[ImageLike, Sequence[ImageLike]],
-    support_masks: Union[ImageLike, Sequence[ImageLike]]
+    support_masks: Union[ImageLike, Sequence[ImageLike]],
+    max_pixels: Optional[int] = None
 ) -> Union[SegDataSample, List[SegDataSample]]:
     """Segment the supports' class in one or several query images.
 
@@ -62,6 +64,10 @@ def inference_episode(
             Every image may have its own size.
         support_masks: K masks (paths, (H, W) arrays or PIL images) of the
             supports' sizes; any nonzero pixel is foreground.
+        max_pixels (int, optional): Refuse images of more pixels, read
+            from a file's header before decoding
+            (:mod:`~hsnet_mm.apis.pixel_limit`; 0: no limit). Defaults to
+            None: ``$HSNET_MAX_PIXELS``, else 150 megapixels.
 
     Returns:
         SegDataSample | list[SegDataSample]: per query, at its original size
@@ -76,13 +82,17 @@ def inference_episode(
     Raises:
         FileNotFoundError, OSError: a file is missing or cannot be read.
         ValueError: bad shapes, counts or empty support masks (named).
+        UserError: an image over the pixel limit (named, with its size).
+
+    Memory: the results (8 bytes a pixel of each query, ``pred_sem_seg``)
+    plus one query's working set (``docs/inference.md``, "Memory").
     """
     queries = as_list(query)
     if not queries:
         raise ValueError('query: give at least one query image')
-    support_imgs, masks = load_support_set(supports, support_masks)
+    support_imgs, masks = load_support_set(supports, support_masks, max_pixels)
     single = not isinstance(query, (list, tuple))
-    query_imgs = (to_rgb(q, 'query' if single else f'query[{i}]')
+    query_imgs = (to_rgb(q, 'query' if single else f'query[{i}]', max_pixels)
                   for i, q in enumerate(queries))  # decoded one at a time
     samples = run_loaded_episodes(model, query_imgs, support_imgs, masks,
                                   queries, as_list(supports))
@@ -160,6 +170,7 @@ def iter_loaded_episodes(
         del packed, data, inputs
         i += 1
         yield sample
+        del sample  # not held while the next query is decoded
 
 
 def _check_support_foreground(masks: torch.Tensor) -> None:

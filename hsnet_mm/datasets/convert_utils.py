@@ -4,7 +4,8 @@
 Converters write every output with :func:`save_png` (a temporary file moved
 over the destination), so an interrupted run leaves only finished files and
 a rerun skips them; :func:`clean_temp_files` removes the temporary files
-a killed run left. A source file that cannot be read raises
+a killed run left. :func:`check_folders` refuses bad folder arguments
+before any work. A source file that cannot be read raises
 :class:`CorruptFileError` naming it (read it inside :func:`reading`);
 ``run_parallel(..., skip_corrupt=True)`` skips such files instead and
 :func:`report_skipped` lists them at the end.
@@ -13,14 +14,15 @@ import contextlib
 import io
 import os
 import os.path as osp
-from typing import Any, Callable, Iterator, List, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 import numpy as np
 from mmengine.utils import track_parallel_progress, track_progress
 from PIL import Image
 
 from ..utils.cli import UserError
-from ..utils.fileio import atomic_write_bytes, remove_temp_files
+from ..utils.fileio import (atomic_write_bytes, check_writable_dirs,
+                            remove_temp_files)
 
 
 class CorruptFileError(ValueError):
@@ -115,6 +117,17 @@ class _SkipCorrupt:
             return Skipped(str(e))
 
 
+def check_nproc(nproc: int) -> int:
+    """Refuse fewer than one worker process (``--nproc``).
+
+    Returns:
+        int: ``nproc``.
+    """
+    if nproc < 1:
+        raise UserError(f'nproc (worker processes) must be >= 1, got {nproc}')
+    return nproc
+
+
 def run_parallel(func: Callable[[Any], Any],
                  tasks: Sequence[Any],
                  nproc: int,
@@ -135,8 +148,7 @@ def run_parallel(func: Callable[[Any], Any],
     Returns:
         list: The results, in task order.
     """
-    if nproc < 1:
-        raise UserError(f'nproc (worker processes) must be >= 1, got {nproc}')
+    check_nproc(nproc)
     tasks = list(tasks)
     if skip_corrupt:
         func = _SkipCorrupt(func)
@@ -145,6 +157,52 @@ def run_parallel(func: Callable[[Any], Any],
     chunksize = max(1, min(64, len(tasks) // (nproc * 8)))
     return track_parallel_progress(
         func, tasks, nproc, chunksize=chunksize, keep_order=True)
+
+
+def check_folders(src: str,
+                  out_dirs: Sequence[Optional[str]],
+                  sources: Sequence[str] = (),
+                  src_arg: str = 'SRC',
+                  out_inside_src: bool = True) -> None:
+    """Refuse bad folder arguments of a converter before any work.
+
+    ``src`` must be a folder; each output folder must differ from ``src``
+    and from the folders in ``sources`` (also through a symbolic link,
+    compared by real path), must not be a file nor lie under one, and must
+    be writable (:func:`~hsnet_mm.utils.fileio.check_writable_dirs`).
+
+    Args:
+        src (str): The input folder.
+        out_dirs (Sequence[str | None]): The output folders (None: skipped).
+        sources (Sequence[str]): More folders holding source files.
+        src_arg (str): How the help names ``src``. Defaults to 'SRC'.
+        out_inside_src (bool): Whether an output folder may lie inside
+            ``src``. Defaults to True.
+
+    Raises:
+        FileNotFoundError: ``src`` is missing.
+        NotADirectoryError: ``src`` or an output is a file.
+        UserError: an output folder is a source folder.
+        PermissionError: an output folder cannot be written.
+    """
+    if not osp.exists(src):
+        raise FileNotFoundError(f'{src} is not a folder ({src_arg})')
+    if not osp.isdir(src):
+        raise NotADirectoryError(f'{src} is not a folder ({src_arg}) but a '
+                                 'file')
+    inputs = [osp.realpath(f) for f in (src, *sources)]
+    for out in out_dirs:
+        if out is None:
+            continue
+        real = osp.realpath(out)
+        if real in inputs:
+            raise UserError(f'--out-dir {out} must differ from {src_arg} and '
+                            f'the source folders (it is {real}; sources are '
+                            'never modified)')
+        if not out_inside_src and real.startswith(inputs[0] + os.sep):
+            raise UserError(f'--out-dir {out} must not lie inside {src_arg} '
+                            f'{src} (a rerun would read it as input)')
+    check_writable_dirs(*out_dirs)
 
 
 def report_skipped(results: Sequence[Any]) -> List[Any]:
@@ -162,6 +220,12 @@ def report_skipped(results: Sequence[Any]) -> List[Any]:
         for message in skipped:
             print(f'  {message}')
     return [r for r in results if not isinstance(r, Skipped)]
+
+
+def count_skipped(results: Sequence[Any]) -> int:
+    """The number of :class:`Skipped` (corrupt) results of
+    :func:`run_parallel`, for the converters' summary line."""
+    return sum(isinstance(r, Skipped) for r in results)
 
 
 def clean_temp_files(folder: str) -> List[str]:

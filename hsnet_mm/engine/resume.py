@@ -5,8 +5,10 @@ mmengine resumes from the path written in ``work_dir/last_checkpoint``
 without checking it: a deleted, truncated or unreadable file stops the run
 with a bare ``FileNotFoundError`` or an unpickling error, an empty file
 resumes from ``''``, and a work dir moved elsewhere points at the old
-place. :func:`pick_resume_checkpoint` instead looks at the checkpoints that
-are there and picks the newest one that loads completely.
+place; a checkpoint with bytes overwritten loads without error and the loss
+is NaN a few iterations later. :func:`pick_resume_checkpoint` instead looks
+at the checkpoints that are there and picks the newest one that is intact
+(every zip member's CRC-32) and finite (weights and optimizer state).
 """
 import logging
 import os
@@ -16,7 +18,8 @@ from typing import List, Optional, Tuple
 
 from mmengine.logging import print_log
 
-from ..utils.checkpoint import check_finite, load_checkpoint_file
+from ..utils.checkpoint_file import finite_training_state, load_checkpoint_file
+from ..utils.cli import UserError
 
 #: Names the CheckpointHook gives the latest checkpoints.
 RESUMABLE = re.compile(r'^(?:epoch|iter)_(\d+)\.pth$')
@@ -24,7 +27,7 @@ RESUMABLE = re.compile(r'^(?:epoch|iter)_(\d+)\.pth$')
 RESUME_KEYS = ('meta', 'state_dict', 'message_hub')
 
 
-class NoValidCheckpointError(RuntimeError):
+class NoValidCheckpointError(UserError):
     """The work dir has checkpoints, but none can be resumed from."""
 
 
@@ -73,8 +76,9 @@ def resume_candidates(work_dir: str) -> List[str]:
 def resume_problem(path: str) -> Optional[str]:
     """Why ``path`` cannot be resumed from (None if it can).
 
-    The file must load completely (a truncated zip fails), hold the keys a
-    resume reads and have finite weights.
+    The file must be intact (a truncated zip fails to load, overwritten
+    bytes fail the CRC-32 check), hold the keys a resume reads and have a
+    finite model and optimizer state. The reason is one line.
     """
     try:
         ckpt = load_checkpoint_file(path)
@@ -82,10 +86,15 @@ def resume_problem(path: str) -> Optional[str]:
         if missing:
             return f'it has no {", ".join(missing)} (not a training ' \
                    'checkpoint)'
-        check_finite(ckpt['state_dict'], 'it')
+        finite_training_state(ckpt, 'it')
     except (OSError, ValueError) as e:
-        return str(e)
+        text = str(e).replace(f'{path}: ', '').replace(path, 'it')
+        return ' '.join(text.split())
     return None
+
+
+def _shortened(problem: str, limit: int = 160) -> str:
+    return problem if len(problem) <= limit else problem[:limit - 3] + '...'
 
 
 def pick_resume_checkpoint(work_dir: str) -> Optional[str]:
@@ -107,29 +116,36 @@ def pick_resume_checkpoint(work_dir: str) -> Optional[str]:
         NoValidCheckpointError: there are checkpoints (or a
             ``last_checkpoint``), but none can be resumed from; lists why.
     """
-    if not osp.isdir(work_dir):
-        return None
     recorded, said = recorded_checkpoint(work_dir)
-    candidates = resume_candidates(work_dir)
+    candidates = resume_candidates(work_dir) if osp.isdir(work_dir) else []
     if not candidates and not said:
+        print_log(
+            f'--resume: {work_dir} has no checkpoint (no last_checkpoint, '
+            'epoch_*.pth or iter_*.pth): training from scratch',
+            logger='current',
+            level=logging.WARNING)
         return None
     broken = []
     for path in candidates:
         problem = resume_problem(path)
         if problem is None:
             break
-        broken.append(f'{path}: {problem}')
+        broken.append((path, problem))
     else:
+        found = [
+            f'{osp.basename(path)}: {_shortened(problem)}'
+            for path, problem in broken
+        ]
         raise NoValidCheckpointError(
             f'--resume: no checkpoint in {work_dir} can be resumed from '
             f'(found {said or "no last_checkpoint"}; ' +
-            ('; '.join(broken) if broken else 'no epoch_*.pth / iter_*.pth') +
+            ('; '.join(found) if found else 'no epoch_*.pth / iter_*.pth') +
             '). Remove --resume to train from scratch.')
     same = recorded is not None and osp.abspath(recorded) == osp.abspath(path)
     if broken or not same:
+        skipped = ''.join(f'broken: {b}: {p}; ' for b, p in broken)
         print_log(
-            f'--resume: found {said or "no last_checkpoint"}; ' +
-            (f'broken: {"; ".join(broken)}; ' if broken else '') +
+            f'--resume: found {said or "no last_checkpoint"}; {skipped}'
             f'resuming from {path}, the newest valid checkpoint',
             logger='current',
             level=logging.WARNING)

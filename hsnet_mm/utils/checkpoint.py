@@ -7,118 +7,63 @@ load), the official-checkpoint converter (compare a converted dict with the
 model, save atomically) and the tests.
 
 ``Runner.load_checkpoint`` loads non-strictly: missing, unexpected and
-mis-shaped weights only produce a warning, and a test run would then score a
-partly random model. :func:`check_checkpoint` and :func:`load_weights` refuse
-such a checkpoint with the list of differences instead.
+mis-shaped weights only produce a warning, and a run would then train or
+score a partly random model. One rule holds for every loader -- ``load_from``
+of ``tools/train.py`` (:func:`~hsnet_mm.utils.runner_setup.build_runner`),
+``tools/test.py`` (:func:`check_checkpoint`) and ``init_model``
+(:func:`load_weights`): :func:`check_state_dict` refuses such a checkpoint
+with the list of differences, unless the config asks for partial loading
+(``load_from_partial = True``), which loads the matching weights and warns.
+
+Reading a file, its CRC check and the finiteness checks are in
+:mod:`hsnet_mm.utils.checkpoint_file` (re-exported here).
 """
 import io
+import logging
 import os
 import pickle
 import re
-import zipfile
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
+from .checkpoint_file import (InvalidCheckpointError, NonFiniteCheckpointError,
+                              check_finite, listed, load_checkpoint_file,
+                              load_error)
 from .cli import UserError
 from .fileio import atomic_write_bytes
 from .safe_globals import register_safe_globals
 
+__all__ = [  # the first four from checkpoint_file.py, for older imports
+    'InvalidCheckpointError', 'NonFiniteCheckpointError', 'check_finite',
+    'load_checkpoint_file', 'CheckpointMismatchError', 'PARTIAL_KEY',
+    'load_state_dict', 'state_dict_shapes', 'compare_state_dicts',
+    'check_state_dict', 'build_model_skeleton', 'check_checkpoint',
+    'check_load_from', 'load_weights', 'save_checkpoint_file'
+]
 PathType = Union[str, os.PathLike]
 #: Key -> shape of a state dict.
 KeyShapes = Mapping[str, Tuple[int, ...]]
-
-#: How many keys of each kind an error message lists.
-MAX_LISTED = 8
+#: The config key that allows loading a checkpoint that does not match.
+PARTIAL_KEY = 'load_from_partial'
 
 #: mmengine's ``CheckpointLoader`` prefixes that are not local paths.
 REMOTE_PREFIXES = ('open-mmlab:', 'openmmlab:', 'mmcls:', 'mmpretrain:',
                    'torchvision:', 'modelzoo:')
 
 
-class InvalidCheckpointError(UserError):
-    """The file is not a checkpoint that can be loaded."""
-
-
 class CheckpointMismatchError(UserError):
     """The checkpoint's weights do not match the model."""
-
-
-class NonFiniteCheckpointError(UserError):
-    """The checkpoint holds NaN or infinite values."""
-
-
-def _is_torch_file(path: str) -> bool:
-    """Whether ``path`` starts like a file of ``torch.save``."""
-    if zipfile.is_zipfile(path):
-        return True
-    with open(path, 'rb') as f:
-        return f.read(1) == pickle.PROTO  # legacy (pre-1.6) format
 
 
 def _is_remote(filename: str) -> bool:
     """URLs and mmengine's model-zoo prefixes, not local paths."""
     return '://' in filename or filename.startswith(REMOTE_PREFIXES)
-
-
-def load_checkpoint_file(path: PathType, trusted: bool = False) -> dict:
-    """Load a local checkpoint file onto the CPU.
-
-    Registers the Runner globals first, so the default ``weights_only`` load
-    of PyTorch >= 2.6 accepts mmengine checkpoints.
-
-    Args:
-        path (str | os.PathLike): The ``.pth`` file.
-        trusted (bool): Load with ``weights_only=False``, which can run
-            arbitrary code from the file: only for files you trust.
-            Defaults to False.
-
-    Returns:
-        dict: The checkpoint.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        InvalidCheckpointError: the file is not a torch checkpoint, holds
-            objects that a ``weights_only`` load refuses, or is not a dict
-            (a ``ValueError``).
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'checkpoint file not found: {path}')
-    if not _is_torch_file(path):
-        raise InvalidCheckpointError(
-            f'{path} is not a PyTorch checkpoint: neither a zip '
-            'archive (torch.save) nor a pickle')
-    register_safe_globals()
-    if trusted:
-        kwargs = dict(weights_only=False)
-    elif hasattr(torch.serialization, 'add_safe_globals'):
-        # torch 2.4/2.5 offer allow-listing but still default to unsafe
-        kwargs = dict(weights_only=True)
-    else:  # torch < 2.4 cannot allow-list mmengine's classes
-        kwargs = {}
-    try:
-        ckpt = torch.load(path, map_location='cpu', **kwargs)
-    except pickle.UnpicklingError as e:
-        if 'Unsupported global' in str(e) or 'refusing getattr' in str(e):
-            raise InvalidCheckpointError(
-                f'{path} holds objects that a weights_only load refuses; if '
-                'you trust the file, load it with trusted=True. '
-                f'PyTorch said: {e}') from e
-        raise InvalidCheckpointError(
-            f'{path} is not a PyTorch checkpoint: {e}') from e
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise InvalidCheckpointError(
-            f'{path} is not a PyTorch checkpoint: {e}') from e
-    if not isinstance(ckpt, dict):
-        raise InvalidCheckpointError(
-            f'{path} holds a {type(ckpt).__name__}, not a '
-            'checkpoint dict')
-    return ckpt
 
 
 def load_state_dict(filename: PathType) -> Dict[str, torch.Tensor]:
@@ -143,7 +88,10 @@ def load_state_dict(filename: PathType) -> Dict[str, torch.Tensor]:
     if _is_remote(filename):
         from mmengine.runner.checkpoint import _load_checkpoint
         register_safe_globals()
-        ckpt = _load_checkpoint(filename, map_location='cpu')
+        try:
+            ckpt = _load_checkpoint(filename, map_location='cpu')
+        except pickle.UnpicklingError as e:
+            raise load_error(filename, e) from e
     else:
         ckpt = load_checkpoint_file(filename)
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
@@ -167,12 +115,6 @@ def state_dict_shapes(
     return {k: tuple(v.shape) for k, v in state.items()}
 
 
-def _listed(keys: List[str]) -> str:
-    more = len(keys) - MAX_LISTED
-    shown = ', '.join(keys[:MAX_LISTED])
-    return shown + (f', ... ({more} more)' if more > 0 else '')
-
-
 def compare_state_dicts(expected: KeyShapes,
                         state: Mapping[str, torch.Tensor]) -> List[str]:
     """Differences between a model's key -> shape map and a state dict.
@@ -192,12 +134,12 @@ def compare_state_dicts(expected: KeyShapes,
         if tuple(state[k].shape) != tuple(expected[k]))
     lines = []
     if missing:
-        lines.append(f'{len(missing)} missing key(s): {_listed(missing)}')
+        lines.append(f'{len(missing)} missing key(s): {listed(missing)}')
     if unexpected:
         lines.append(f'{len(unexpected)} unexpected key(s): '
-                     f'{_listed(unexpected)}')
+                     f'{listed(unexpected)}')
     if shapes:
-        lines.append(f'{len(shapes)} shape mismatch(es): {_listed(shapes)}')
+        lines.append(f'{len(shapes)} shape mismatch(es): {listed(shapes)}')
     return lines
 
 
@@ -205,8 +147,10 @@ def check_state_dict(expected: KeyShapes,
                      state: Mapping[str, torch.Tensor],
                      source: str,
                      target: str = 'the model',
-                     hint: str = '') -> None:
-    """Raise unless ``state`` fits ``expected`` exactly.
+                     hint: str = '',
+                     partial: bool = False) -> Dict[str, torch.Tensor]:
+    """The one rule of every weight loader: ``state`` fits ``expected``
+    exactly, unless partial loading was asked for.
 
     Args:
         expected (Mapping[str, tuple]): The model's state-dict shapes.
@@ -215,56 +159,43 @@ def check_state_dict(expected: KeyShapes,
         target (str): What they should fit, for the message. Defaults to
             'the model'.
         hint (str): A sentence appended to the message. Defaults to ''.
+        partial (bool): Warn about the differences (the same list) instead
+            of raising. Defaults to False.
+
+    Returns:
+        dict[str, Tensor]: The weights to load: all of ``state``, or with
+        ``partial`` those whose key and shape the model has.
 
     Raises:
-        CheckpointMismatchError: missing, unexpected or mis-shaped keys,
-            all listed; an official HSNet checkpoint gets a hint at the
-            converter.
+        CheckpointMismatchError: missing, unexpected or mis-shaped keys
+            (each kind: its count and the first keys), unless ``partial``;
+            an official HSNet checkpoint gets a hint at the converter,
+            others at ``load_from_partial``.
     """
     problems = compare_state_dicts(expected, state)
     if not problems:
-        return
+        return dict(state)
+    if partial:
+        print_log(
+            f'{source} does not match {target}; {PARTIAL_KEY}=True: '
+            'loading the matching weights only, the others keep their '
+            'initial values:\n  ' + '\n  '.join(problems),
+            logger='current',
+            level=logging.WARNING)
+        return {
+            k: v
+            for k, v in state.items()
+            if k in expected and tuple(v.shape) == tuple(expected[k])
+        }
     if not hint and any(k.startswith('hpn_learner.') for k in state):
         hint = ('This looks like an official HSNet checkpoint: convert it '
                 'with tools/model_converters/hsnet2mmseg.py.')
+    elif not hint:
+        hint = (f'To load only the matching weights, set {PARTIAL_KEY}=True '
+                'in the config.')
     raise CheckpointMismatchError(f'{source} does not match {target}:\n  ' +
                                   '\n  '.join(problems) +
                                   (f'\n{hint}' if hint else ''))
-
-
-def non_finite_tensors(state: Mapping[str, torch.Tensor]) -> List[str]:
-    """``'name (n NaN, m inf of N)'`` for each floating tensor with
-    non-finite values, in key order."""
-    bad = []
-    for key, value in state.items():
-        if not (isinstance(value, torch.Tensor)
-                and value.is_floating_point()) or bool(
-                    torch.isfinite(value).all()):
-            continue
-        nan = int(torch.isnan(value).sum())
-        inf = int(torch.isinf(value).sum())
-        bad.append(f'{key} ({nan} NaN, {inf} inf of {value.numel()})')
-    return bad
-
-
-def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
-    """Raise if any floating tensor of ``state`` holds NaN or inf.
-
-    Such weights give all-background predictions (``mIoU: 0.00``) rather
-    than an error, so loaders refuse them.
-
-    Args:
-        state (Mapping[str, Tensor]): The weights.
-        source (str): What they are, for the message (a path).
-
-    Raises:
-        NonFiniteCheckpointError: naming the tensors and their counts.
-    """
-    bad = non_finite_tensors(state)
-    if bad:
-        raise NonFiniteCheckpointError(
-            f'{source} holds non-finite values (the run that saved it '
-            f'diverged) in {len(bad)} tensor(s): {_listed(bad)}')
 
 
 def build_model_skeleton(cfg: Config,
@@ -296,12 +227,22 @@ def _model_key_shapes(cfg: Config) -> Dict[str, Tuple[int, ...]]:
         return state_dict_shapes(build_model_skeleton(cfg))
 
 
-def check_checkpoint(cfg: Config, filename: PathType) -> None:
-    """Check that ``filename`` loads strictly into ``cfg.model``.
+def check_checkpoint(cfg: Config,
+                     filename: PathType,
+                     partial: Optional[bool] = None) -> None:
+    """Check that ``filename`` loads into ``cfg.model``
+    (:func:`check_state_dict`).
 
     The model is built from the config on the meta device (no memory, no
     weights initialised or downloaded) only to read its state-dict keys and
     shapes, so a tool can check before it builds the real model once.
+
+    Args:
+        cfg (mmengine.Config): The config.
+        filename (str | os.PathLike): The checkpoint (path or URL).
+        partial (bool, optional): Allow a checkpoint that does not match
+            (a warning lists the differences). Defaults to None: the
+            config's ``load_from_partial`` (False without one).
 
     Raises:
         FileNotFoundError: the checkpoint does not exist.
@@ -309,26 +250,43 @@ def check_checkpoint(cfg: Config, filename: PathType) -> None:
         CheckpointMismatchError: its weights do not match the model.
         NonFiniteCheckpointError: it holds NaN or inf.
     """
-    _read_checked(filename, _model_key_shapes(cfg), 'the model of the config')
+    if partial is None:
+        partial = bool(cfg.get(PARTIAL_KEY, False))
+    _read_checked(filename, _model_key_shapes(cfg), 'the model of the config',
+                  partial)
 
 
-def _read_checked(filename: PathType, expected: KeyShapes,
-                  target: str) -> Dict[str, torch.Tensor]:
-    """The weights of ``filename``, checked against ``expected``: every key,
-    every shape, finite values."""
+def check_load_from(cfg: Config) -> None:
+    """Refuse ``cfg.load_from`` (a training run's, or the checkpoint that
+    ``--resume`` chose) unless it fits ``cfg.model``
+    (:func:`check_checkpoint`); ``Runner.load_checkpoint`` would only warn
+    and train a partly random model."""
+    if cfg.get('load_from'):
+        check_checkpoint(cfg, cfg.load_from)
+
+
+def _read_checked(filename: PathType, expected: KeyShapes, target: str,
+                  partial: bool) -> Dict[str, torch.Tensor]:
+    """The weights of ``filename`` to load, checked against ``expected``
+    (:func:`check_state_dict`) and finite."""
     state = load_state_dict(filename)
     source = f'checkpoint {os.fspath(filename)}'
-    check_state_dict(expected, state, source, target)
+    state = check_state_dict(expected, state, source, target, partial=partial)
     check_finite(state, source)
     return state
 
 
-def load_weights(model: nn.Module, filename: PathType) -> nn.Module:
-    """Load a checkpoint into ``model`` strictly (every key, every shape).
+def load_weights(model: nn.Module,
+                 filename: PathType,
+                 partial: bool = False) -> nn.Module:
+    """Load a checkpoint into ``model``: strictly (every key, every shape)
+    unless ``partial``.
 
     Args:
         model (nn.Module): The model.
         filename (str | os.PathLike): The checkpoint (path or URL).
+        partial (bool): Load the weights whose key and shape match and warn
+            about the others (:func:`check_state_dict`). Defaults to False.
 
     Returns:
         nn.Module: ``model``, with the weights.
@@ -336,8 +294,9 @@ def load_weights(model: nn.Module, filename: PathType) -> nn.Module:
     Raises:
         Exception: those of :func:`check_checkpoint`.
     """
-    state = _read_checked(filename, state_dict_shapes(model), 'the model')
-    model.load_state_dict(state, strict=True)
+    state = _read_checked(filename, state_dict_shapes(model), 'the model',
+                          partial)
+    model.load_state_dict(state, strict=not partial)
     return model
 
 

@@ -14,8 +14,13 @@ code 1).
 What counts as a user error: :class:`UserError` (the package raises it,
 or a subclass, from its argument, config, checkpoint and data checks),
 the ``OSError`` subclasses that name a path the user gave
-(:data:`USER_ERRORS`) and the extra types a tool passes to
-:func:`run_cli`. A plain ``ValueError`` is not one: bugs raise it too.
+(:data:`USER_ERRORS`), an ``OSError`` of a full disk, a full quota or a
+read-only file system wherever it is raised (:data:`USER_ERRNOS`: a log
+line, a config dump or a checkpoint written by mmengine mid-training) and
+the extra types a tool passes to :func:`run_cli`. A plain ``ValueError``
+is not one: bugs raise it too. Inside the boundary a log handler that
+fails on a full disk raises (logging would print a ``--- Logging error
+---`` traceback and go on).
 
 Every tool ends with::
 
@@ -24,6 +29,8 @@ Every tool ends with::
 """
 import argparse
 import contextlib
+import errno
+import logging
 import os.path as osp
 import sys
 from typing import Any, Callable, Iterator, NoReturn, Optional, Sequence
@@ -52,15 +59,40 @@ class UsageError(UserError):
 USER_ERRORS = (UserError, FileNotFoundError, NotADirectoryError,
                IsADirectoryError, PermissionError, NoSpaceError)
 
+#: ``OSError`` numbers that are user errors wherever they come from, with
+#: what the user can do.
+USER_ERRNOS = {
+    errno.ENOSPC: 'free some space there or write elsewhere',
+    errno.EDQUOT: 'free some space there or write elsewhere',
+    errno.EROFS: 'choose a writable folder',
+}
+
+
+def is_user_error(err: BaseException, extra: Sequence[type] = ()) -> bool:
+    """Whether ``err`` is a user error: :data:`USER_ERRORS`, one of the
+    ``extra`` types or an ``OSError`` of :data:`USER_ERRNOS`."""
+    if isinstance(err, (*USER_ERRORS, *extra)):
+        return True
+    return isinstance(err, OSError) and err.errno in USER_ERRNOS
+
 
 def one_line(err: BaseException) -> str:
     """The message of ``err`` on one line.
 
-    A ``KeyError`` loses its quotes; a multi-line message is joined (after a
-    line ending with ``:`` by a space, otherwise by ``'; '``).
+    A ``KeyError`` loses its quotes; an ``OSError`` of
+    :data:`USER_ERRNOS` (a full disk, a read-only file system) loses its
+    ``[Errno n]`` and says what to do; a multi-line message is joined
+    (after a line ending with ``:`` by a space, otherwise by ``'; '``).
     """
     if isinstance(err, KeyError) and len(err.args) == 1:
         text = str(err.args[0])
+    elif isinstance(err, NoSpaceError) and err.strerror:
+        text = err.strerror  # its own sentence, without '[Errno 28]'
+    elif type(err) is OSError and err.errno in USER_ERRNOS and err.strerror:
+        path = err.filename or _path_being_written(err)
+        where = f' ({path})' if path else ''
+        text = (f'{err.strerror.lower()}{where}; '
+                f'{USER_ERRNOS[err.errno]}')
     else:
         text = str(err) or type(err).__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -70,9 +102,63 @@ def one_line(err: BaseException) -> str:
     return out
 
 
+#: Names of the local variables that hold the file being written, in the
+#: functions that write (mmengine's dumps, ``open``'s callers).
+_PATH_LOCALS = ('file_path', 'filepath', 'filename', 'file', 'path', 'fname')
+
+
+def _path_being_written(err: BaseException, depth: int = 3) -> Optional[str]:
+    """The file a write was on, for an ``OSError`` without ``filename``
+    (``f.close()`` flushing on a full disk): a path-like local variable of
+    the innermost ``depth`` frames, or the file of a log handler there."""
+    frames = []
+    tb = err.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames[-depth:]):
+        for name in _PATH_LOCALS:
+            value = frame.f_locals.get(name)
+            if isinstance(value, str) and value:
+                return value
+        for value in frame.f_locals.values():
+            if isinstance(value, logging.FileHandler):
+                return value.baseFilename
+    return None
+
+
 def _raise_usage_error(parser: argparse.ArgumentParser,
                        message: str) -> NoReturn:
     raise UsageError(f'{message} (see {parser.prog} --help)')
+
+
+def _raise_disk_errors(handler: logging.Handler,
+                       record: logging.LogRecord) -> None:
+    """``logging.Handler.handleError`` inside the boundary: a full disk or
+    a read-only file system raises (naming the log file); any other error
+    is printed as logging does."""
+    err = sys.exc_info()[1]
+    if isinstance(err, OSError) and err.errno in USER_ERRNOS:
+        name = getattr(handler, 'baseFilename', None)
+        if name and not err.filename:
+            raise OSError(err.errno, err.strerror, name) from err
+        raise err
+    _HANDLE_ERROR(handler, record)
+
+
+_HANDLE_ERROR = logging.Handler.handleError
+
+
+@contextlib.contextmanager
+def disk_errors_raise() -> Iterator[None]:
+    """Make log handlers raise a full-disk or read-only error (instead of
+    printing a traceback and going on) for as long as the block runs."""
+    saved = logging.Handler.handleError
+    logging.Handler.handleError = _raise_disk_errors
+    try:
+        yield
+    finally:
+        logging.Handler.handleError = saved
 
 
 @contextlib.contextmanager
@@ -115,11 +201,14 @@ def call_cli(main: Callable[..., Any],
         stderr). A bug propagates with its traceback.
     """
     prog = prog or _prog(main)
-    with argparse_raises():
+    with argparse_raises(), disk_errors_raise():
         try:
             code = main() if argv is None else main(list(argv))
-        except (*USER_ERRORS, *user_errors) as err:
-            sys.stdout.flush()
+        except Exception as err:
+            if not is_user_error(err, user_errors):
+                raise
+            with contextlib.suppress(OSError):  # stdout on the full disk
+                sys.stdout.flush()
             print(f'{prog}: error: {one_line(err)}', file=sys.stderr)
             sys.stderr.flush()
             return USER_ERROR_EXIT_CODE

@@ -245,3 +245,32 @@ def check_writable(*paths: Optional[PathType]) -> None:
                 f'in {folder} ({e.strerror or e})') from e
         os.close(fd)
         os.remove(probe)
+
+
+def check_writable_dirs(*folders: Optional[PathType]) -> None:
+    """Check that each output folder can be created or written, before
+    any work is done.
+
+    :func:`check_writable` for folders: a path (or any folder above it)
+    that exists as something other than a folder -- a file named like the
+    output folder -- is refused too, where a write would fail only after
+    the work. Nothing is created; ``None`` entries are skipped.
+
+    Args:
+        *folders (str | os.PathLike | None): Output folders.
+
+    Raises:
+        NotADirectoryError: a folder (or one above it) is a file.
+        PermissionError: a folder cannot be created or written.
+    """
+    for folder in folders:
+        if folder is None:
+            continue
+        path = osp.abspath(os.fspath(folder))
+        existing = _nearest_existing(path)
+        if not osp.isdir(existing):
+            what = ('is a file' if existing == path else
+                    f'cannot be created: {existing} is a file')
+            raise NotADirectoryError(
+                f'output folder {os.fspath(folder)} {what}, not a folder')
+        check_writable(path)

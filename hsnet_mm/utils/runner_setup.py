@@ -31,14 +31,14 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS, RUNNERS
 
 from .autocast import resolve_amp_dtype
-from .checkpoint import check_checkpoint
+from .checkpoint import check_checkpoint, check_load_from
 from .cli import UserError, one_line
 from .collect_env import format_environment, result_environment
 from .config import (drop_persistent_workers_without_workers,
                      use_original_size_protocol)
 from .config_check import check_config_keys, check_option_types
 from .dist import init_cpu_dist_if_needed, setup_cfg_for_launcher
-from .fileio import check_writable
+from .fileio import check_writable, check_writable_dirs
 from .pretrained import PretrainedWeightsHook
 from .safe_globals import register_safe_globals
 
@@ -160,7 +160,9 @@ def build_runner(cfg: Config, for_training: bool = False) -> Runner:
     them (:class:`PretrainedWeightsHook`, after the data is built): a node
     without internet then ends on one line naming the URL and the path
     for the file, not on urllib's traceback. ``Runner.test`` does not load
-    them (the checkpoint holds the backbone).
+    them (the checkpoint holds the backbone). A ``load_from`` checkpoint
+    must fit the model (:func:`check_load_from`; ``tools/test.py`` checks
+    its checkpoint in :func:`setup_test_cfg`).
 
     Args:
         cfg (mmengine.Config): A config from :func:`load_config`.
@@ -170,6 +172,8 @@ def build_runner(cfg: Config, for_training: bool = False) -> Runner:
         Runner: The runner.
     """
     register_safe_globals()
+    if for_training:
+        check_load_from(cfg)
     init_cpu_dist_if_needed(
         cfg.get('launcher', 'none'),
         (cfg.get('env_cfg') or {}).get('dist_cfg', {}).get('timeout'))
@@ -292,7 +296,8 @@ def setup_test_cfg(cfg: Config,
     Checks that the outputs can be written and that ``checkpoint`` loads
     strictly into the model (the Runner would only warn and score a partly
     random model; the check builds the model on the meta device, the Runner
-    builds it once), applies the options, builds the test dataset once
+    builds it once; ``load_from_partial=True`` allows a mismatch, with a
+    warning), applies the options, builds the test dataset once
     (:func:`check_test_dataset`), and adds the episode pictures and the
     progress bar.
 
@@ -320,7 +325,8 @@ def setup_test_cfg(cfg: Config,
         UserError: an unwritable output, a missing or mismatching
             checkpoint, or an impossible test dataset, with the reason.
     """
-    check_writable(out, show_dir, cfg.work_dir)
+    check_writable(out)
+    check_writable_dirs(show_dir, cfg.work_dir)
     check_checkpoint(cfg, checkpoint)
     cfg.load_from = checkpoint
     if shot is not None:

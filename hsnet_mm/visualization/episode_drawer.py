@@ -5,6 +5,10 @@ The row reads left to right: each support image with its mask, then the
 query with the prediction, then the query with the ground truth. Every panel
 has the query's height and a label above it; masks are blended in a
 semi-transparent colour and ignored pixels (255) in grey.
+
+Panels are drawn at most :data:`PANEL_MAX_PIXELS` pixels each: a larger
+image is shrunk first (area), its masks sampled (nearest) to it, so that a
+12000 x 12000 query makes a picture of bounded size and memory.
 """
 import os
 from typing import Optional, Sequence, Tuple, Union
@@ -27,7 +31,58 @@ ALPHA = 0.5
 LABEL_HEIGHT = 22
 GAP = 4
 
+#: Pixels of a panel at most; larger images are shrunk to fit.
+PANEL_MAX_PIXELS = 2048 * 2048
+
 Color = Tuple[int, int, int]
+
+
+def panel_size(height: int,
+               width: int,
+               max_pixels: Optional[int] = None) -> Tuple[int, int]:
+    """(h, w) of an image drawn in at most ``max_pixels`` (default
+    :data:`PANEL_MAX_PIXELS`) pixels, aspect ratio kept (the size itself
+    when it fits)."""
+    max_pixels = max_pixels or PANEL_MAX_PIXELS
+    if height * width <= max_pixels:
+        return height, width
+    scale = (max_pixels / (height * width))**0.5
+    return (max(1, min(height, int(height * scale))),
+            max(1, min(width, int(width * scale))))
+
+
+def shrink_image(img: np.ndarray,
+                 max_pixels: Optional[int] = None) -> np.ndarray:
+    """``img`` shrunk (area) to :func:`panel_size`, or itself when it fits.
+    """
+    h, w = panel_size(img.shape[0], img.shape[1], max_pixels)
+    if (h, w) == img.shape[:2]:
+        return img
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def sample_mask(mask, size: Tuple[int, int]) -> np.ndarray:
+    """A mask (ndarray or tensor, (H, W) or (1, H, W)) sampled (nearest,
+    pixel centres) to ``size`` (h, w); only the sampled pixels are read.
+    """
+    if isinstance(mask, torch.Tensor):
+        mask = mask.detach()
+    if mask.ndim == 3 and mask.shape[0] == 1:
+        mask = mask[0]
+    h, w = size
+    if tuple(mask.shape) != (h, w):
+        rows = (np.arange(h) * 2 + 1) * mask.shape[0] // (2 * h)
+        cols = (np.arange(w) * 2 + 1) * mask.shape[1] // (2 * w)
+        if isinstance(mask, torch.Tensor):
+            mask = mask[torch.as_tensor(
+                rows,
+                device=mask.device)][:,
+                                     torch.as_tensor(cols, device=mask.device)]
+        else:
+            mask = np.asarray(mask)[rows][:, cols]
+    if isinstance(mask, torch.Tensor):
+        mask = mask.cpu().numpy()
+    return np.asarray(mask)
 
 
 def _check_image(img: np.ndarray, name: str) -> np.ndarray:
@@ -80,6 +135,20 @@ def overlay_mask(img: np.ndarray,
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
+def _bounded_mask(mask, img: np.ndarray, max_pixels: int):
+    """A mask (ndarray or tensor) as an ndarray; over ``max_pixels``,
+    sampled to its (shrunk) image's size (smaller ones are left to
+    :func:`overlay_mask`'s resize)."""
+    if isinstance(mask, torch.Tensor):
+        big = mask.numel() > max_pixels
+    else:
+        mask = np.asarray(mask)
+        big = mask.size > max_pixels
+    if big:
+        return sample_mask(mask, img.shape[:2])
+    return mask.cpu().numpy() if isinstance(mask, torch.Tensor) else mask
+
+
 def _fit_height(img: np.ndarray, height: int) -> np.ndarray:
     """Resize ``img`` to ``height`` keeping its aspect ratio."""
     h, w = img.shape[:2]
@@ -108,13 +177,15 @@ def draw_episode(query_img: np.ndarray,
                  gt_mask: Optional[np.ndarray] = None,
                  pred_mask: Optional[np.ndarray] = None,
                  title: str = '',
-                 opacity: float = ALPHA) -> np.ndarray:
+                 opacity: float = ALPHA,
+                 max_panel_pixels: Optional[int] = None) -> np.ndarray:
     """Draw one episode as a single row of labelled panels.
 
     Panels: ``support 1`` .. ``support K`` (mask in blue), ``prediction``
     (red, or the plain ``query`` when ``pred_mask`` is None) and
     ``ground truth`` (green, only when ``gt_mask`` is given). Masks may have
-    another size than their image: they are resized (nearest) to it.
+    another size than their image: they are resized (nearest) to it. An
+    image over ``max_panel_pixels`` is shrunk first (:func:`shrink_image`).
 
     Args:
         query_img (ndarray): (H, W, 3) uint8 RGB query image.
@@ -128,11 +199,20 @@ def draw_episode(query_img: np.ndarray,
             Defaults to ''.
         opacity (float): Opacity of the mask overlays, in [0, 1].
             Defaults to :data:`ALPHA` (0.5).
+        max_panel_pixels (int, optional): Pixels of a panel at most.
+            Defaults to None (:data:`PANEL_MAX_PIXELS`).
 
     Returns:
-        ndarray: (H + label strips, total width, 3) uint8 RGB image.
+        ndarray: (H + label strips, total width, 3) uint8 RGB image, H the
+        query's (shrunk) height.
     """
-    query_img = _check_image(query_img, 'query_img')
+    max_panel_pixels = max_panel_pixels or PANEL_MAX_PIXELS
+    query_img = shrink_image(
+        _check_image(query_img, 'query_img'), max_panel_pixels)
+    if pred_mask is not None:
+        pred_mask = _bounded_mask(pred_mask, query_img, max_panel_pixels)
+    if gt_mask is not None:
+        gt_mask = _bounded_mask(gt_mask, query_img, max_panel_pixels)
     if not 0 <= opacity <= 1:
         raise ValueError(f'opacity must be in [0, 1], got {opacity}')
     if len(support_imgs) != len(support_masks) or not support_imgs:
@@ -142,8 +222,10 @@ def draw_episode(query_img: np.ndarray,
     height = query_img.shape[0]
     panels = []
     for k, (img, mask) in enumerate(zip(support_imgs, support_masks)):
-        img = _check_image(img, f'support_imgs[{k}]')
-        mask = _check_mask(mask, f'support_masks[{k}]')
+        img = shrink_image(
+            _check_image(img, f'support_imgs[{k}]'), max_panel_pixels)
+        mask = _check_mask(
+            _bounded_mask(mask, img, max_panel_pixels), f'support_masks[{k}]')
         panel = _fit_height(
             overlay_mask(img, mask, SUPPORT_COLOR, opacity), height)
         panels.append(_put_label(panel, f'support {k + 1}'))

@@ -65,3 +65,46 @@ def support_set(k: int):
     imgs = [image(h, w, 10 + i) for i, (h, w) in enumerate(sizes)]
     masks = [box_mask(h, w) for h, w in sizes]
     return imgs, masks
+
+
+#: Prologue of the memory-measuring subprocess scripts: ``peak_kib()`` is
+#: the process's peak RSS (VmHWM; ru_maxrss would survive an exec).
+PEAK_RSS_PROLOGUE = '''
+import sys
+import numpy as np
+
+
+def peak_kib():
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f
+                    if line.startswith('VmHWM:'))
+'''
+
+
+def write_large_png(path: Path, h: int, w: int) -> str:
+    """A constant (h, w) RGB PNG with a box, written quickly (level 1)."""
+    from PIL import Image
+    img = np.zeros((h, w, 3), np.uint8)
+    img[h // 4:3 * h // 4, w // 5:4 * w // 5] = (200, 80, 40)
+    Image.fromarray(img).save(path, compress_level=1)
+    return str(path)
+
+
+def measure_peak(script: str, *args: str, timeout: int = 600, cwd=None):
+    """Run ``PEAK_RSS_PROLOGUE + script`` with ``args`` in a subprocess
+    (in ``cwd``), one OpenMP thread; (base, peak) KiB from the last two
+    words printed.
+    """
+    import os
+    import subprocess
+    import sys
+    out = subprocess.run(
+        [sys.executable, '-c', PEAK_RSS_PROLOGUE + script, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert out.returncode == 0, out.stderr[-3000:]
+    base, peak = map(int, out.stdout.split()[-2:])
+    return base, peak

@@ -97,7 +97,7 @@ def test_bad_input_writes_nothing(inferencer, files, tmp_path):
     assert not out_dir.exists()
     blocker = tmp_path / 'a_file'
     blocker.write_text('x')
-    with pytest.raises(OSError, match='out_dir .*a_file.* not writable'):
+    with pytest.raises(OSError, match='a_file is a file, not a folder'):
         inferencer(
             files['q0'],
             files['s0'],
@@ -117,3 +117,51 @@ def test_refuses_other_checkpoints(files, tmp_path):
     junk.write_text('not a checkpoint')
     with pytest.raises(ValueError, match='junk.pth'):
         FewShotInferencer(files['cfg'], weights=str(junk), device='cpu')
+
+
+def test_stream_writes_each_query_when_asked(inferencer, files, tmp_path):
+    results = inferencer.stream([files['q0'], files['q1']],
+                                files['s0'],
+                                files['m0'],
+                                out_dir=str(tmp_path),
+                                return_vis=True)
+    sample, picture = next(results)  # checked now, run one query at a time
+    assert sample.pred_sem_seg.data.shape == (1, 40, 60)
+    assert listing(tmp_path) == ['pred/q0.png', 'vis/q0.png']
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / 'vis' / 'q0.png')), picture)
+    sample, _ = next(results)
+    assert sample.pred_sem_seg.data.shape == (1, 50, 30)
+    assert len(listing(tmp_path)) == 4
+    with pytest.raises(StopIteration):
+        next(results)
+
+
+INFERENCER_SCRIPT = '''
+from hsnet_mm.apis import FewShotInferencer, init_model
+
+model = init_model(sys.argv[2], sys.argv[3])
+base = peak_kib()
+support = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
+mask = np.zeros((48, 64), np.uint8)
+mask[10:30, 20:40] = 1
+out = FewShotInferencer(model)(sys.argv[1], support, mask,
+                               out_dir=sys.argv[4], return_vis=True)
+assert out['predictions']['sem_seg'].shape == (12000, 12000)
+assert out['visualization'].shape[0] < 2100  # panels of <= 2048 rows
+print(base, peak_kib())
+'''
+
+
+@pytest.mark.slow
+def test_a_12000_x_12000_query_peaks_under_2_gb(tmp_path):
+    """Decoded, predicted, drawn (bounded) and written in under 2 GiB."""
+    from tests.apis.episode_helpers import (measure_peak, tiny_files,
+                                            write_large_png)
+    config, checkpoint = tiny_files(tmp_path)
+    huge = write_large_png(tmp_path / 'huge.png', 12000, 12000)
+    base, peak = measure_peak(INFERENCER_SCRIPT, huge, config, checkpoint,
+                              str(tmp_path / 'out'))
+    assert peak < 2 * 2**20, (base, peak)
+    with Image.open(tmp_path / 'out' / 'pred' / 'huge.png') as mask:
+        assert mask.size == (12000, 12000) and mask.mode == 'L'

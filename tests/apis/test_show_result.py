@@ -2,6 +2,7 @@
 """show_episode_result: the supports, the query and its prediction."""
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import hsnet_mm  # noqa: F401
@@ -31,3 +32,21 @@ def test_encode_png_round_trips_rgb_and_gray():
     for img in (image(7, 9, 3), box_mask(7, 9)):
         decoded = np.asarray(Image.open(io.BytesIO(encode_png(img))))
         np.testing.assert_array_equal(decoded, img)  # RGB stays RGB
+
+
+def test_encode_mask_png_in_bands_equals_cv2(monkeypatch):
+    import cv2
+
+    from hsnet_mm.apis import show_result
+    rng = np.random.default_rng(0)
+    mask = rng.integers(0, 2, (37, 23)).astype(np.int64)
+    for band_bytes in (show_result.MASK_BAND_BYTES, 50):  # 2 rows a band
+        monkeypatch.setattr(show_result, 'MASK_BAND_BYTES', band_bytes)
+        for src in (mask, torch.from_numpy(mask)[None]):
+            data = show_result.encode_mask_png(src)
+            got = cv2.imdecode(
+                np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            assert got.dtype == np.uint8 and got.shape == (37, 23)
+            np.testing.assert_array_equal(got, mask.astype(np.uint8) * 255)
+    with pytest.raises(ValueError, match=r'must be \(H, W\)'):
+        show_result.encode_mask_png(np.zeros((2, 3, 4)))

@@ -12,6 +12,7 @@ from hsnet_mm.datasets.convert_utils import (CorruptFileError, Skipped,
                                              clean_temp_files, copy_file,
                                              reading, report_skipped,
                                              run_parallel, save_png)
+from hsnet_mm.utils import UserError
 
 
 def square(x):
@@ -133,3 +134,35 @@ def test_clean_temp_files(tmp_path, capsys):
     assert clean_temp_files(str(tmp_path)) == []
     assert clean_temp_files(str(tmp_path / 'missing')) == []
     assert capsys.readouterr().out == ''
+
+
+def test_check_folders(tmp_path):
+    check_folders = convert_utils.check_folders
+    src = tmp_path / 'src'
+    (src / 'masks').mkdir(parents=True)
+    (tmp_path / 'link').symlink_to(src / 'masks')
+    check_folders(str(src), [str(tmp_path / 'out'), None, str(src / 'sub')])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['link', 'src']
+    with pytest.raises(UserError, match='must differ from VOC_ROOT'):
+        check_folders(
+            str(src), [str(tmp_path / 'link')],
+            sources=[str(src / 'masks')],
+            src_arg='VOC_ROOT')
+    with pytest.raises(UserError, match='must not lie inside SRC'):
+        check_folders(str(src), [str(src / 'out')], out_inside_src=False)
+    with pytest.raises(FileNotFoundError, match='is not a folder'):
+        check_folders(str(tmp_path / 'none'), [str(tmp_path / 'out')])
+    (tmp_path / 'f').write_text('')
+    with pytest.raises(NotADirectoryError, match='f is not a folder'):
+        check_folders(str(tmp_path / 'f'), [str(tmp_path / 'out')])
+    with pytest.raises(NotADirectoryError, match='is a file, not a folder'):
+        check_folders(str(src), [str(tmp_path / 'f')])
+
+
+def test_check_nproc_and_count_skipped():
+    check_nproc, count_skipped = (convert_utils.check_nproc,
+                                  convert_utils.count_skipped)
+    assert check_nproc(2) == 2
+    with pytest.raises(UserError, match='must be >= 1, got 0'):
+        check_nproc(0)
+    assert count_skipped(['done', Skipped('x'), 'skipped', Skipped('y')]) == 2

@@ -6,6 +6,8 @@ import pytest
 from PIL import Image
 
 from hsnet_mm.datasets import FolderFewShotDataset
+from hsnet_mm.datasets.folder import TAIL_BYTES, image_size
+from hsnet_mm.utils import UserError
 
 INDEX_CLASSES = {'a': 10, 'b': 20, 'c': 30}
 
@@ -98,13 +100,9 @@ def test_bad_inputs(folder_root, tmp_path):
         FolderFewShotDataset(str(root), shot=6)
     img = np.zeros((5, 5, 3), np.uint8)
     Image.fromarray(img).save(root / 'images' / 'im3.jpg')
-    ds = FolderFewShotDataset(str(root), pipeline=[dict(type='LoadEpisode')])
-    bad = [
-        i for i in range(len(ds))
-        if ds.get_data_info(i)['query_name'] == 'images/im3.jpg'
-    ]
-    with pytest.raises(ValueError, match='im3.png.*im3.jpg'):
-        ds[bad[0]]
+    # found at construction now, not when an episode loads the pair
+    with pytest.raises(UserError, match='im3.jpg is 5x5 but masks/im3.png'):
+        FolderFewShotDataset(str(root))
 
 
 def test_two_files_with_one_stem_are_refused(folder_root, tmp_path):
@@ -145,3 +143,45 @@ def test_empty_masks_leave_the_pool_with_one_warning(folder_root, tmp_path,
         Image.fromarray(np.zeros(shape, np.uint8)).save(path)
     with pytest.raises(ValueError, match=r'has [0-2] image\(s\).*need at'):
         FolderFewShotDataset(str(root), classes=classes, shot=2)
+
+
+def test_every_bad_file_is_listed_at_construction(folder_root, tmp_path):
+    """A truncated JPEG passes Pillow's open and verify and a mask of
+    another size loads too: both crashed training at the first episode
+    using them. Every bad file is now named at once, before training."""
+    root = tmp_path / 'binary'
+    shutil.copytree(folder_root / 'binary', root)
+    jpg = root / 'images' / 'im1.jpg'
+    jpg.write_bytes(jpg.read_bytes()[:-200])  # cut inside the scan data
+    with Image.open(jpg) as img:
+        img.verify()  # what a cheap check would have done: passes
+    png = root / 'masks' / 'im4.png'
+    png.write_bytes(png.read_bytes()[:-12])  # no IEND chunk
+    Image.fromarray(np.zeros((3, 3, 3),
+                             np.uint8)).save(root / 'images' / 'im5.jpg')
+    (root / 'images' / 'im6.jpg').write_bytes(b'not an image')
+    with pytest.raises(UserError) as err:
+        FolderFewShotDataset(str(root))
+    message = str(err.value)
+    assert '\n' not in message and message.count('; ') == 3, message
+    assert '4 problem(s)' in message
+    assert "images/im1.jpg: a truncated JPEG file (it does not end with " \
+        "b'\\xff\\xd9')" in message
+    assert 'masks/im4.png: cannot read the mask (a truncated PNG' in message
+    assert 'images/im5.jpg is 3x3 but masks/im5.png is 14x10' in message
+    assert 'images/im6.jpg: not an image' in message
+
+
+def test_image_size_reads_headers_and_tails(tmp_path):
+    path = tmp_path / 'a.jpg'
+    Image.fromarray(np.zeros((6, 9, 3), np.uint8)).save(path)
+    assert image_size(str(path)) == (9, 6)
+    data = path.read_bytes()
+    path.write_bytes(data + bytes(TAIL_BYTES - 2))  # padding after FFD9
+    assert image_size(str(path)) == (9, 6)
+    path.write_bytes(data + bytes(TAIL_BYTES))  # too far from the end
+    with pytest.raises(ValueError, match='truncated JPEG'):
+        image_size(str(path))
+    bmp = tmp_path / 'b.bmp'  # no end marker: the header is checked
+    Image.fromarray(np.zeros((4, 5), np.uint8)).save(bmp)
+    assert image_size(str(bmp)) == (5, 4)

@@ -114,4 +114,55 @@ def test_cli_refusals_write_nothing(files, tmp_path, capsys):
     blocker = tmp_path / 'file'
     blocker.write_text('x')
     code, err = _run(demo, files, blocker / 'out', capsys)
-    assert code == 2 and '--out-dir' in err and 'not writable' in err
+    assert code == 2 and '--out-dir' in err
+    assert 'is a file, not a folder' in err
+
+
+def test_max_pixels_refuses_before_writing(files, tmp_path, capsys):
+    demo = load_demo('image_demo')
+    out = tmp_path / 'out'
+    code = call_cli(demo.main, [
+        files['q0'], '--support', files['s0'], files['m0'], files['cfg'],
+        files['ckpt'], '--out-dir',
+        str(out), '--max-pixels', '2000'
+    ])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert 'q0.png' in err and '60x40' in err and '--max-pixels' in err
+    assert not out.exists()
+    with pytest.raises(SystemExit):
+        demo.parse_args([
+            files['q0'], 'c.py', 'c.pth', '--out-dir', 'o', '--support', 'a',
+            'b', '--max-pixels', '-1'
+        ])
+
+
+DEMO_SCRIPT = '''
+import runpy
+
+demo = runpy.run_path('demo/image_demo.py', run_name='image_demo')
+base = peak_kib()
+demo['main']([sys.argv[1], sys.argv[1], '--support', sys.argv[2],
+              sys.argv[3], sys.argv[4], sys.argv[5], '--out-dir',
+              sys.argv[6]])
+print(base, peak_kib())
+'''
+
+
+@pytest.mark.slow
+def test_two_12000_x_12000_queries_peak_under_2_gb(files, tmp_path):
+    """The demo streams its queries: two of them take one's memory."""
+    from tests.apis.episode_helpers import measure_peak, write_large_png
+    huge = write_large_png(tmp_path / 'huge.png', 12000, 12000)
+    out = tmp_path / 'out'
+    base, peak = measure_peak(
+        DEMO_SCRIPT,
+        huge,
+        files['s0'],
+        files['m0'],
+        files['cfg'],
+        files['ckpt'],
+        str(out),
+        cwd=REPO_ROOT)
+    assert peak < 2 * 2**20, (base, peak)
+    assert (out / 'pred' / 'huge_1.png').is_file()

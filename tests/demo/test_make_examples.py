@@ -23,3 +23,23 @@ def test_examples_are_valid_episodes(tmp_path):
     first = np.asarray(Image.open(episodes[1]['queries'][0]))
     np.testing.assert_array_equal(
         first, np.asarray(Image.open(again[1]['queries'][0])))
+
+
+def test_read_examples_lists_only_complete_episodes(tmp_path):
+    make_examples = load_demo('make_examples')
+    written = make_examples.write_examples(str(tmp_path))
+    (tmp_path / 'secret.txt').write_text('x')
+    (tmp_path / 'sub').mkdir()
+    (tmp_path / 'sub' / 'episode5_query0.png').write_bytes(b'x')
+    (tmp_path / 'episode7_query0.png').write_bytes(b'x')  # no supports
+    (tmp_path / 'episode8_query0.png').write_bytes(b'x')
+    (tmp_path / 'episode8_support0.png').write_bytes(b'x')  # no mask
+    found = make_examples.read_examples(str(tmp_path))
+    for key in ('queries', 'supports', 'masks'):
+        assert [ep[key] for ep in found] == [ep[key] for ep in written]
+    # a missing shot ends the episode's shots there
+    (tmp_path / 'episode1_support1_mask.png').unlink()
+    assert [
+        len(ep['supports'])
+        for ep in make_examples.read_examples(str(tmp_path))
+    ] == [1, 1]

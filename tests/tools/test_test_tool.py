@@ -193,3 +193,92 @@ def test_unwritable_outputs_fail_before_the_first_episode(
     assert f'error: output {target} cannot be written' in proc.stderr
     assert 'Traceback' not in proc.stderr and 'Iter(test)' not in proc.stdout
     assert not (tmp_path / 'work_dir').exists()
+
+
+ORIGINAL_SIZE_CONFIG = """
+_base_ = ['{repo}/configs/_base_/default_runtime.py']
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'), logger=dict(type='LoggerHook'))
+model = {model}
+pipeline = [
+    dict(type='LoadEpisode'),
+    dict(type='ResizeEpisode', scale=(64, 48)),
+    dict(type='PackEpisodeInputs'),
+]
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='FolderFewShotDataset', data_root={root!r}, shot=1,
+                 mode='test', pipeline=pipeline))
+test_evaluator = dict(type='FewShotMetric')
+test_cfg = dict(type='TestLoop')
+"""
+
+ORIGINAL_SIZE_SCRIPT = '''
+import runpy
+
+tool = runpy.run_path('tools/test.py', run_name='test_tool')
+base = peak_kib()
+tool['main']([sys.argv[1], sys.argv[2], '--original-size', '--work-dir',
+              sys.argv[3]])
+print(base, peak_kib())
+'''
+
+
+@pytest.mark.slow
+def test_original_size_on_a_12000_x_12000_query_peak(tmp_path):
+    """Labels and predictions at 12000 x 12000: one batch in memory, the
+    ground truth as uint8, the metric counted in bands (before: 4.67 GiB).
+    The rest of the peak is LoadEpisode's read_rgb (+1.9 GiB alone, a
+    whole-image convert and tobytes copy): 2.5 GiB until it decodes in
+    bands like hsnet_mm.apis.episode_inputs, then 2 GiB."""
+    import numpy as np
+    from PIL import Image
+
+    from hsnet_mm.apis import init_model
+    from tests.apis.episode_helpers import (box_mask, image, measure_peak,
+                                            write_large_png)
+    from tests.helpers import REPO_ROOT, tiny_hsnet_cfg
+    root = tmp_path / 'data'
+    for sub in ('images', 'masks'):
+        (root / sub).mkdir(parents=True)
+    write_large_png(root / 'images' / 'huge.png', 12000, 12000)
+    mask = np.zeros((12000, 12000), np.uint8)
+    mask[3000:9000, 2400:9600] = 255
+    Image.fromarray(mask).save(root / 'masks' / 'huge.png', compress_level=1)
+    del mask
+    Image.fromarray(image(300, 400, 1)).save(root / 'images' / 'small.png')
+    Image.fromarray(box_mask(300, 400)).save(root / 'masks' / 'small.png')
+    config = tmp_path / 'tiny.py'
+    config.write_text(
+        ORIGINAL_SIZE_CONFIG.format(
+            repo=REPO_ROOT, model=repr(tiny_hsnet_cfg()), root=str(root)))
+    from mmengine.config import Config
+    torch.manual_seed(0)
+    model = init_model(Config.fromfile(str(config)))
+    checkpoint = tmp_path / 'tiny.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
+    base, peak = measure_peak(
+        ORIGINAL_SIZE_SCRIPT,
+        str(config),
+        str(checkpoint),
+        str(tmp_path / 'work_dir'),
+        cwd=REPO_ROOT)
+    assert peak < 2.5 * 2**20, (base, peak)
+
+
+def test_the_test_loop_holds_one_batch():
+    import runpy
+
+    from mmengine.config import Config
+
+    from tests.tools.conftest import REPO_ROOT
+    tool = runpy.run_path(str(REPO_ROOT / 'tools' / 'test.py'), run_name='t')
+    for before, after in ((None, 'EpisodeTestLoop'), (dict(type='TestLoop'),
+                                                      'EpisodeTestLoop'),
+                          (dict(type='MultiSeedTestLoop',
+                                seeds=[0]), 'MultiSeedTestLoop')):
+        cfg = Config(dict(test_cfg=before) if before else {})
+        tool['use_episode_test_loop'](cfg)
+        assert cfg.test_cfg.type == after

@@ -203,3 +203,210 @@ def test_amp_dtype(tiny_config, run_tool, tmp_path):
     assert proc.returncode == 2
     assert 'float16 autocast needs CUDA' in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_resume_without_a_valid_checkpoint_is_one_line(tiny_config, run_tool,
+                                                       tmp_path):
+    """Checkpoints, but none that can be resumed from: one line naming the
+    work dir and what was found, exit 2, nothing trained."""
+    (tmp_path / 'epoch_1.pth').write_text('not a checkpoint\n')
+    (tmp_path / 'epoch_2.pth').write_bytes(b'PK\x03\x04 truncated')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
+    proc = run_tool([
+        'tools/train.py',
+        str(tiny_config), '--work-dir',
+        str(tmp_path), '--resume'
+    ])
+    assert proc.returncode == 2
+    (line, ) = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert line.startswith('train.py: error: --resume: no checkpoint in '
+                           f'{tmp_path} can be resumed from (found '
+                           f'last_checkpoint ({tmp_path}/epoch_2.pth); '
+                           'epoch_2.pth: it is not a PyTorch checkpoint')
+    assert 'epoch_1.pth: it is not a PyTorch checkpoint' in line
+    assert line.endswith('Remove --resume to train from scratch.')
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'epoch_1.pth', 'epoch_2.pth', 'last_checkpoint'
+    ]
+
+
+def test_resume_skips_an_overwritten_latest_checkpoint(trained, tiny_config,
+                                                       run_tool, ok,
+                                                       copy_work_dir):
+    """4 KB of the latest checkpoint overwritten: its CRC-32 fails, the run
+    resumes from the previous one and the warning names both."""
+    work_dir = copy_work_dir(trained)
+    good, bad = work_dir / 'epoch_2.pth', work_dir / 'epoch_3.pth'
+    data = bytearray(good.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4096] = bytes(range(256)) * 16
+    bad.write_bytes(bytes(data))
+    (work_dir / 'last_checkpoint').write_text(str(bad))
+    proc = run_tool([
+        'tools/train.py',
+        str(tiny_config), '--work-dir',
+        str(work_dir), '--resume'
+    ])
+    out = ok(proc) + proc.stderr
+    assert f'broken: {bad}: it is corrupted: member' in out
+    assert f'resuming from {good}, the newest valid checkpoint' in out
+    assert 'resumed epoch: 2, iter: 8' in out
+
+
+def test_load_from_another_models_weights(tiny_config, run_tool, ok, tmp_path):
+    """Another model's weights (VGG-like keys, a mis-shaped conv1) as
+    load_from: refused naming the keys, exit 2 (it used to train with
+    size-mismatch warnings)."""
+    foreign = tmp_path / 'vgg.pth'
+    torch.save(
+        dict(
+            state_dict={
+                'features.0.weight': torch.zeros(64, 3, 3, 3),
+                'features.0.bias': torch.zeros(64),
+                'backbone.conv1.weight': torch.zeros(64, 3, 3, 3)
+            }), foreign)
+    proc = run_tool([
+        'tools/train.py',
+        str(tiny_config), '--work-dir',
+        str(tmp_path / 'refused'), '--cfg-options', f'load_from={foreign}'
+    ])
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    assert f'checkpoint {foreign} does not match the model of the config:' \
+        in proc.stderr
+    assert '2 unexpected key(s): features.0.bias, features.0.weight' \
+        in proc.stderr
+    assert '1 shape mismatch(es): backbone.conv1.weight (checkpoint ' \
+        '(64, 3, 3, 3), model (8, 3, 7, 7))' in proc.stderr
+    assert 'missing key(s): ' in proc.stderr
+    assert not list((tmp_path / 'refused').glob('*.pth'))
+
+
+@pytest.mark.slow
+def test_load_from_partial_trains_with_a_warning(tiny_config, run_tool, ok,
+                                                 tmp_path):
+    """The same weights with load_from_partial=True: the run trains,
+    warning about the keys that do not match."""
+    foreign = tmp_path / 'vgg.pth'
+    torch.save(
+        dict(
+            state_dict={
+                'features.0.weight': torch.zeros(64, 3, 3, 3),
+                'backbone.conv1.weight': torch.zeros(64, 3, 3, 3)
+            }), foreign)
+    config = tmp_path / 'partial.py'
+    config.write_text(f"_base_ = ['{tiny_config}']\n"
+                      f"load_from = '{foreign}'\n"
+                      'load_from_partial = True\n')
+    proc = run_tool([
+        'tools/train.py',
+        str(config), '--work-dir',
+        str(tmp_path / 'partial'), '--cfg-options', 'train_cfg.max_epochs=1',
+        'train_dataloader.dataset.num_episodes=2',
+        'val_dataloader.dataset.num_episodes=2'
+    ])
+    out = ok(proc) + proc.stderr
+    assert 'load_from_partial=True: loading the matching weights only' in out
+    assert '1 unexpected key(s): features.0.weight' in out
+    assert (tmp_path / 'partial' / 'epoch_1.pth').is_file()
+
+
+def _train_main():
+    """``main`` of tools/train.py, imported in this process (its errors are
+    checked through ``call_cli``, the boundary ``run_cli`` runs)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'train_tool', HERE.parents[1] / 'tools' / 'train.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def _one_error_line(capsys, code, *fragments):
+    """Assert exit code 2 and one ``train.py: error:`` line on stderr."""
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(lines) == 1, (code, lines)
+    assert lines[0].startswith('train.py: error: '), lines
+    assert all(f in lines[0] for f in fragments), lines[0]
+
+
+def test_work_dir_read_only_or_a_file_is_refused_first(tiny_config, tmp_path,
+                                                       capsys):
+    """A read-only --work-dir ended in mmengine's makedirs traceback
+    (EROFS), a file named like it in a later FileExistsError."""
+    from hsnet_mm.utils import call_cli
+    from tests.read_only import read_only_folder
+    main = _train_main()
+    with read_only_folder(tmp_path / 'ro') as read_only:
+        code = call_cli(
+            main, [str(tiny_config), '--work-dir',
+                   str(read_only / 'wd')],
+            prog='train.py')
+        _one_error_line(
+            capsys, code, f'output {read_only}/wd cannot be '
+            'written: no file can be created in')
+    (tmp_path / 'wd').write_text('a file')
+    for work_dir, message in ((tmp_path / 'wd', 'is a file, not a folder'),
+                              (tmp_path / 'wd' / 'sub', 'cannot be created')):
+        code = call_cli(
+            main, [str(tiny_config), '--work-dir',
+                   str(work_dir)],
+            prog='train.py')
+        _one_error_line(capsys, code, f'output folder {work_dir} ', message)
+
+
+@pytest.mark.parametrize('option, fragments', [
+    ('train_cfg.max_epochs=abc', ["train_cfg.max_epochs='abc': expected int"]),
+    ('optim_wrapper.optimizer.lr=fast', ['expected float']),
+    ('optimizer.lr=fast', ["did you mean 'optim_wrapper.optimizer.lr'?"]),
+    ('model.backbone.norm_eval=yes',
+     ["expected bool (HSNetResNet's default is False)"]),
+    ('model.backbone.dpeth=50', ["no argument 'dpeth'; did you mean 'depth'"]),
+    ('train_dataloader.dataset.num_episode=3',
+     ["no argument 'num_episode'; did you mean 'num_episodes'?"]),
+    ('default_hooks.chekpoint.interval=1', [
+        "default_hooks.chekpoint.interval: there is no default hook "
+        "'chekpoint'; did you mean 'checkpoint'?"
+    ]),
+])
+def test_cfg_option_types_and_nested_typos(tiny_config, tmp_path, capsys,
+                                           option, fragments):
+    """One line naming the key (and the expected type or the likely key);
+    default_hooks.chekpoint used to end in a KeyError not naming it."""
+    from hsnet_mm.utils import call_cli
+    code = call_cli(
+        _train_main(), [
+            str(tiny_config), '--work-dir',
+            str(tmp_path / 'wd'), '--cfg-options', option
+        ],
+        prog='train.py')
+    _one_error_line(capsys, code, f'--cfg-options {option.split("=")[0]}',
+                    *fragments)
+    assert not (tmp_path / 'wd').exists()
+
+
+def test_disk_full_during_training(tiny_config, run_tool, tmp_path):
+    """The disk fills after the first iteration: the next write (mmengine's
+    scalars or log, or the checkpoint) ends the run in one line, exit 2 (it
+    was a traceback). Needs a mountable tmpfs (root), skipped elsewhere."""
+    from tests.mounts import small_tmpfs
+    config = tmp_path / 'tiny_fill.py'
+    config.write_text(
+        f"_base_ = ['{tiny_config}']\n"
+        "custom_imports = dict(imports=['hsnet_mm', 'fill_disk_hook'], "
+        'allow_failed_imports=False)\n'
+        "custom_hooks = [dict(type='FillDiskHook')]\n"
+        'train_cfg = dict(max_epochs=1)\n')
+    with small_tmpfs(tmp_path / 'disk', size='2m') as disk:
+        proc = run_tool(
+            ['tools/train.py',
+             str(config), '--work-dir',
+             str(disk / 'wd')],
+            env=dict(PYTHONPATH=f'{HERE}:{os.environ.get("PYTHONPATH", "")}'))
+        assert (disk / 'wd' / 'filler.bin').is_file()  # it did fill it
+    errors = [
+        line for line in proc.stderr.splitlines()
+        if ': error: ' in line or 'Traceback' in line or 'Error' in line
+    ]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-3000:]
+    assert errors[0].startswith('train.py: error: no space left on device')
+    assert 'Iter(train) [1/4]' in proc.stdout  # it failed while training

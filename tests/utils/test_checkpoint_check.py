@@ -1,4 +1,6 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+import os
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -116,3 +118,86 @@ def test_meta_device_skeleton_has_the_cpu_shapes(depth):
     assert all(p.is_meta for p in meta.parameters())
     assert state_dict_shapes(meta) == state_dict_shapes(
         build_model_skeleton(cfg))
+
+
+@pytest.fixture(scope='module')
+def r50_checkpoint(tmp_path_factory):
+    """Weights of another model (a ResNet-50 backbone) for the R18 one."""
+    from hsnet_mm.utils import build_model_skeleton
+    model = dict(MODEL)
+    model['backbone'] = dict(model['backbone'], depth=50)
+    model['encoder'] = dict(model['encoder'], in_channels=(3, 6, 4))
+    cfg = Config(dict(model=model, default_scope='mmseg'))
+    path = tmp_path_factory.mktemp('r50') / 'r50.pth'
+    torch.save(dict(state_dict=build_model_skeleton(cfg).state_dict()), path)
+    return path
+
+
+def test_one_rule_for_another_models_weights(cfg_and_state, r50_checkpoint,
+                                             monkeypatch):
+    """tools/test.py (check_checkpoint), train.py's load_from
+    (check_load_from) and init_model refuse another model's weights, naming
+    the keys, unless load_from_partial=True: then a warning lists them and
+    the matching weights load."""
+    from hsnet_mm.apis import init_model
+    from hsnet_mm.utils import checkpoint
+    cfg, _ = cfg_and_state
+    path = str(r50_checkpoint)
+    train_cfg = Config(dict(cfg.to_dict(), load_from=path))
+    for load in (lambda: check_checkpoint(cfg, path),
+                 lambda: checkpoint.check_load_from(train_cfg),
+                 lambda: init_model(cfg, path)):
+        with pytest.raises(CheckpointMismatchError) as err:
+            load()
+        message = str(err.value)
+        assert f'checkpoint {path} does not match' in message
+        assert '198 unexpected key(s): backbone.layer1.0.bn3.bias' in message
+        assert 'shape mismatch(es): ' in message and 'more)' in message
+        assert 'set load_from_partial=True in the config' in message
+
+    warned = []
+    monkeypatch.setattr(checkpoint, 'print_log',
+                        lambda msg, **kwargs: warned.append(msg))
+    partial = Config(dict(train_cfg.to_dict(), load_from_partial=True))
+    checkpoint.check_load_from(partial)
+    check_checkpoint(cfg, path, partial=True)
+    model = init_model(partial, path)
+    assert len(warned) == 3
+    assert all('load_from_partial=True: loading the matching weights only' in w
+               and 'shape mismatch(es)' in w for w in warned)
+    saved = torch.load(path, weights_only=True)['state_dict']
+    key = 'backbone.conv1.weight'  # the same shape in both models
+    torch.testing.assert_close(model.state_dict()[key], saved[key])
+    key = 'backbone.layer1.0.conv1.weight'  # 1x1 in R50, 3x3 in R18
+    assert model.state_dict()[key].shape != saved[key].shape
+
+
+class _RunsACommand:
+    """Pickles as a call of ``os.system``: only ever loaded weights_only."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}', )
+
+
+def test_every_loader_names_a_refused_global(cfg_and_state, tmp_path):
+    from hsnet_mm.apis import init_model
+    from hsnet_mm.utils import InvalidCheckpointError
+    from hsnet_mm.utils.checkpoint import check_load_from
+    cfg, _ = cfg_and_state
+    marker = tmp_path / 'ran'
+    path = tmp_path / 'evil.pth'
+    torch.save(
+        dict(state_dict={'w': torch.ones(1)}, x=_RunsACommand(marker)), path)
+    train_cfg = Config(dict(cfg.to_dict(), load_from=str(path)))
+    for load in (lambda: check_checkpoint(cfg, str(path)),
+                 lambda: check_load_from(train_cfg),
+                 lambda: init_model(cfg, str(path))):
+        with pytest.raises(
+                InvalidCheckpointError,
+                match=f'{path}: refused: it would import '
+                'posix.system'):
+            load()
+    assert not marker.exists()

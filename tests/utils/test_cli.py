@@ -3,14 +3,18 @@
 their traceback."""
 import argparse
 import ast
+import errno
+import logging
+import os
 
 import pytest
 import torch
 
 from hsnet_mm.utils import (USER_ERRORS, ConfigValueTypeError,
-                            InvalidCheckpointError, UnknownConfigKeyError,
-                            UsageError, UserError, call_cli, check_device,
-                            check_option_types, one_line)
+                            InvalidCheckpointError, NoSpaceError,
+                            UnknownConfigKeyError, UsageError, UserError,
+                            call_cli, check_device, check_option_types,
+                            one_line)
 from tests.helpers import REPO_ROOT
 
 
@@ -197,3 +201,62 @@ def test_every_tool_runs_in_the_boundary():
             missing.append(str(path.relative_to(REPO_ROOT)))
     assert checked >= 16
     assert not missing, f'not in the error boundary: {missing}'
+
+
+def _write_on_full_disk(file_path):
+    """A write whose ``close`` fails (as on a full disk) with an OSError
+    naming no file, like mmengine's scalar dump."""
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize('exc, line', [
+    (OSError(errno.ENOSPC, 'No space left on device', '/wd/a.log'),
+     'no space left on device (/wd/a.log); free some space there or write '
+     'elsewhere'),
+    (OSError(errno.EROFS, 'Read-only file system', '/ro/wd'),
+     'read-only file system (/ro/wd); choose a writable folder'),
+    (NoSpaceError(errno.ENOSPC, 'no space left on device: /wd/x.pth needs '
+                  '9 bytes'), 'no space left on device: /wd/x.pth needs 9 '
+     'bytes'),
+])
+def test_full_disk_and_read_only_errors_are_user_errors(exc, line, capsys):
+    """Wherever raised (mmengine's log, config dump or scalars mid-run)."""
+    assert call_cli(_raiser(exc), [], prog='train.py') == 2
+    assert capsys.readouterr().err == f'train.py: error: {line}\n'
+
+
+def test_a_full_disk_error_without_a_file_name_names_the_file(capsys):
+
+    def main():
+        _write_on_full_disk('/wd/vis_data/scalars.json')
+
+    assert call_cli(main, prog='t.py') == 2
+    assert capsys.readouterr().err == (
+        't.py: error: no space left on device (/wd/vis_data/scalars.json); '
+        'free some space there or write elsewhere\n')
+
+
+def test_a_log_handler_on_a_full_disk_stops_the_tool(tmp_path, capsys):
+    """logging would print '--- Logging error ---' and a traceback, then go
+    on; inside the boundary the write error ends the tool in one line."""
+
+    class FullDiskFile(logging.FileHandler):
+
+        def emit(self, record):
+            try:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            except OSError:
+                self.handleError(record)
+
+    logger = logging.getLogger('hsnet_mm_test_full_disk')
+    handler = FullDiskFile(tmp_path / 'run.log', delay=True)
+    logger.addHandler(handler)
+    try:
+        assert call_cli(lambda: logger.warning('a line'), prog='t.py') == 2
+        err = capsys.readouterr().err
+        assert err == (f't.py: error: no space left on device ({tmp_path}/'
+                       'run.log); free some space there or write elsewhere\n')
+        logger.warning('outside the boundary: printed, not raised')
+        assert '--- Logging error ---' in capsys.readouterr().err
+    finally:
+        logger.removeHandler(handler)

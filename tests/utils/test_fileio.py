@@ -8,9 +8,11 @@ import pytest
 
 from hsnet_mm.utils import (atomic_dump_json, atomic_write_bytes,
                             atomic_write_text, fileio)
-from hsnet_mm.utils.fileio import (NoSpaceError, check_writable, current_umask,
+from hsnet_mm.utils.fileio import (NoSpaceError, check_writable,
+                                   check_writable_dirs, current_umask,
                                    remove_temp_files)
 from tests.mounts import small_tmpfs
+from tests.read_only import read_only_folder
 
 
 def test_atomic_writes(tmp_path):
@@ -115,3 +117,26 @@ def test_check_writable_refuses_a_read_only_mount(tmp_path):
     with small_tmpfs(tmp_path / 'ro', read_only=True) as folder:
         with pytest.raises(PermissionError, match='cannot be written'):
             check_writable(folder / 'out' / 'res.json')
+
+
+def test_check_writable_dirs(tmp_path):
+    (tmp_path / 'vis').write_text('a file named like the output folder')
+    check_writable_dirs(None, tmp_path, tmp_path / 'new' / 'deeper')
+    assert sorted(os.listdir(tmp_path)) == ['vis']  # nothing created
+    with pytest.raises(
+            NotADirectoryError,
+            match=f'output folder {tmp_path}/vis is a file, not '
+            'a folder'):
+        check_writable_dirs(tmp_path / 'vis')
+    with pytest.raises(
+            NotADirectoryError,
+            match=f'{tmp_path}/vis/sub cannot be created: '
+            f'{tmp_path}/vis is a file'):
+        check_writable_dirs(tmp_path / 'ok', tmp_path / 'vis' / 'sub')
+    check_writable(tmp_path / 'vis')  # as an output *file* it is fine
+
+
+def test_check_writable_dirs_refuses_a_read_only_folder(tmp_path):
+    with read_only_folder(tmp_path / 'ro') as folder:
+        with pytest.raises(PermissionError, match='cannot be written'):
+            check_writable_dirs(folder / 'work_dir')

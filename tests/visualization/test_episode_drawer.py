@@ -128,3 +128,33 @@ def test_denormalize():
     np.testing.assert_array_equal(denormalize(norm[None], mean, std), img)
     with pytest.raises(ValueError, match=r'\(3, H, W\)'):
         denormalize(torch.zeros(4, 5, 6), mean, std)
+
+
+def test_large_panels_are_shrunk_and_masks_sampled():
+    from hsnet_mm.visualization import episode_drawer
+    query = np.full((300, 400, 3), 100, np.uint8)
+    pred = torch.zeros((1, 300, 400), dtype=torch.int64)
+    pred[0, :, 200:] = 1  # right half
+    support = np.full((90, 120, 3), 50, np.uint8)
+    smask = np.zeros((90, 120), np.uint8)
+    smask[:, :60] = 1  # left half
+    canvas = draw_episode(
+        query, [support], [smask], pred_mask=pred, max_panel_pixels=1200)
+    assert episode_drawer.panel_size(300, 400, 1200) == (30, 40)
+    assert canvas.shape == (LABEL_HEIGHT + 30, 40 + GAP + 40, 3)
+    prediction = canvas[LABEL_HEIGHT:, 40 + GAP:]
+    np.testing.assert_array_equal(prediction[:, 19], 100)  # left: query
+    assert (prediction[:, 21] == blended(PRED_COLOR, 100)).all()
+    sup = canvas[LABEL_HEIGHT:, :40]
+    assert (sup[:, 19] == blended(SUPPORT_COLOR, 50)).all()
+    np.testing.assert_array_equal(sup[:, 21], 50)
+    # under the limit nothing changes
+    small = draw_episode(query, [support], [smask], pred_mask=pred)
+    np.testing.assert_array_equal(
+        small,
+        draw_episode(query, [support], [smask], pred_mask=pred.numpy()[0]))
+    assert small.shape[0] == LABEL_HEIGHT + 300
+    # masks are sampled at pixel centres: row/col i of an (n*k) mask -> k
+    np.testing.assert_array_equal(
+        episode_drawer.sample_mask(np.arange(12).reshape(3, 4), (3, 2)),
+        [[1, 3], [5, 7], [9, 11]])

@@ -37,9 +37,9 @@ from typing import Dict, List, Tuple
 import numpy as np
 from PIL import Image
 
-from hsnet_mm.datasets.convert_utils import (CorruptFileError,
-                                             clean_temp_files, reading,
-                                             run_parallel, save_png)
+from hsnet_mm.datasets.convert_utils import (CorruptFileError, check_folders,
+                                             check_nproc, clean_temp_files,
+                                             reading, run_parallel, save_png)
 from hsnet_mm.utils import UserError, run_cli
 from hsnet_mm.utils.fileio import atomic_dump_json
 
@@ -185,12 +185,22 @@ def main(argv=None) -> None:
         raise UserError(str(err)) from err
     out_root = args.out_dir or osp.join(args.coco_root, 'annotations')
     split_dir = args.split_dir or osp.join(args.coco_root, 'splits', 'coco')
-    for subdir in args.subsets:
-        ann_file = osp.join(args.coco_root, 'annotations',
-                            f'instances_{subdir}.json')
+    # every argument is checked before any work
+    check_nproc(args.nproc)
+    check_folders(
+        args.coco_root, [out_root, split_dir],
+        sources=[osp.join(args.coco_root, s) for s in SPLITS],
+        src_arg='COCO_ROOT')
+    ann_files = {
+        subdir: osp.join(args.coco_root, 'annotations',
+                         f'instances_{subdir}.json')
+        for subdir in args.subsets
+    }
+    for ann_file in ann_files.values():
         if not osp.isfile(ann_file):
             raise FileNotFoundError(f'{ann_file} is missing (extract '
                                     f'annotations_trainval2014.zip)')
+    for subdir, ann_file in ann_files.items():
         clean_temp_files(osp.join(out_root, subdir))
         tasks = build_tasks(ann_file, subdir)
         print(f'{subdir}: {len(tasks)} masks', flush=True)

@@ -26,10 +26,11 @@ from typing import List, Tuple
 import numpy as np
 from PIL import Image
 
-from hsnet_mm.datasets.convert_utils import (CorruptFileError,
-                                             clean_temp_files, copy_file,
-                                             reading, report_skipped,
-                                             run_parallel, save_png)
+from hsnet_mm.datasets.convert_utils import (CorruptFileError, check_folders,
+                                             check_nproc, clean_temp_files,
+                                             copy_file, count_skipped, reading,
+                                             report_skipped, run_parallel,
+                                             save_png)
 from hsnet_mm.utils import UserError, run_cli
 
 
@@ -98,11 +99,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if not osp.isdir(args.src):
-        raise FileNotFoundError(f'{args.src} is not a folder')
-    if osp.abspath(args.src) == osp.abspath(args.out_dir):
-        raise UserError('--out-dir must differ from SRC (sources are never '
-                        'modified)')
+    # every argument is checked before any work
+    check_nproc(args.nproc)
+    check_folders(args.src, [args.out_dir], out_inside_src=False)
     split_files = [
         osp.join(args.split_dir, f'{split}.txt')
         for split in ('trn', 'val', 'test')
@@ -121,10 +120,12 @@ def main(argv=None) -> None:
     results = run_parallel(
         partial(convert_one, src=args.src, out=args.out_dir, link=args.link),
         pairs, args.nproc, args.skip_corrupt)
+    corrupt = count_skipped(results)
     results = report_skipped(results)
     cats = {c for c, _ in pairs}
     print(f'{len(cats)} categories, {results.count("done")} images written, '
-          f'{results.count("skipped")} already there, in {args.out_dir}')
+          f'{results.count("skipped")} already there, {corrupt} corrupt '
+          f'(skipped), in {args.out_dir}')
     for split, path in zip(('trn', 'val', 'test'), split_files):
         with open(path) as f:
             listed = [ln.strip() for ln in f if ln.strip()]

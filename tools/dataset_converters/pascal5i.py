@@ -29,8 +29,9 @@ from typing import Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from hsnet_mm.datasets.convert_utils import (CorruptFileError,
-                                             clean_temp_files, reading,
+from hsnet_mm.datasets.convert_utils import (CorruptFileError, check_folders,
+                                             check_nproc, clean_temp_files,
+                                             count_skipped, reading,
                                              report_skipped, run_parallel,
                                              save_png)
 from hsnet_mm.utils import run_cli
@@ -99,28 +100,37 @@ def main(argv=None) -> None:
     if not osp.isdir(voc_dir):
         raise FileNotFoundError(f'{voc_dir} is missing: VOC_ROOT must be the '
                                 f'extracted VOCdevkit/VOC2012 folder')
+    sbd_dir = osp.join(args.sbd_root, 'cls') if args.sbd_root else None
+    if sbd_dir and not osp.isdir(sbd_dir):
+        raise FileNotFoundError(f'{sbd_dir} is missing: --sbd-root must '
+                                f'be benchmark_RELEASE/dataset')
+    out_dir = args.out_dir or osp.join(args.voc_root, 'SegmentationClassAug')
+    # every argument is checked before any work
+    check_nproc(args.nproc)
+    check_folders(
+        args.voc_root, [out_dir],
+        sources=[voc_dir, osp.join(args.voc_root, 'JPEGImages')] +
+        ([args.sbd_root, sbd_dir] if sbd_dir else []),
+        src_arg='VOC_ROOT')
     sources = {}
-    if args.sbd_root:
-        sbd_dir = osp.join(args.sbd_root, 'cls')
-        if not osp.isdir(sbd_dir):
-            raise FileNotFoundError(f'{sbd_dir} is missing: --sbd-root must '
-                                    f'be benchmark_RELEASE/dataset')
+    if sbd_dir:
         for f in sorted(os.listdir(sbd_dir)):
             if f.endswith('.mat'):
                 sources[f[:-4]] = (None, osp.join(sbd_dir, f))
     for f in sorted(os.listdir(voc_dir)):
         if f.endswith('.png'):
             sources[f[:-4]] = (osp.join(voc_dir, f), None)
-    out_dir = args.out_dir or osp.join(args.voc_root, 'SegmentationClassAug')
     os.makedirs(out_dir, exist_ok=True)
     clean_temp_files(out_dir)
     tasks = [(name, voc, sbd) for name, (voc, sbd) in sorted(sources.items())]
     results = run_parallel(
         partial(convert_one, out_dir=out_dir), tasks, args.nproc,
         args.skip_corrupt)
+    corrupt = count_skipped(results)  # not 'already there'
     results = report_skipped(results)
     print(f'{results.count("done")} masks written, '
-          f'{results.count("skipped")} already there, in {out_dir}')
+          f'{results.count("skipped")} already there, {corrupt} corrupt '
+          f'(skipped), in {out_dir}')
 
 
 if __name__ == '__main__':

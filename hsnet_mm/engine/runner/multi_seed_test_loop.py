@@ -4,18 +4,19 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from mmengine.dist import is_main_process
 from mmengine.evaluator import Evaluator
-from mmengine.runner import TestLoop
 from mmseg.registry import LOOPS
 from torch.utils.data import DataLoader
 
 from hsnet_mm.evaluation.functional import (accumulate_episodes,
                                             aggregate_seed_runs, class_ious,
                                             fold_class_names)
+from .episode_test_loop import EpisodeTestLoop
 
 
 @LOOPS.register_module()
-class MultiSeedTestLoop(TestLoop):
-    """mmengine's ``TestLoop`` repeated over episode seeds.
+class MultiSeedTestLoop(EpisodeTestLoop):
+    """mmengine's ``TestLoop`` repeated over episode seeds (one batch in
+    memory at a time, see :class:`EpisodeTestLoop`).
 
     The model, its weights and the dataset's pool are loaded once; for each
     seed the dataset draws its episodes again
@@ -82,8 +83,7 @@ class MultiSeedTestLoop(TestLoop):
             self.runner.call_hook('before_test_epoch')
             self.runner.model.eval()
             self.test_loss.clear()
-            for idx, data_batch in enumerate(self.dataloader):
-                self.run_iter(idx, data_batch)
+            self.run_batches()
             metrics = self.evaluator.evaluate(len(dataset))
             all_metrics.append(metrics)
             if is_main_process():

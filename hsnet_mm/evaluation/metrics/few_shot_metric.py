@@ -11,6 +11,7 @@ import logging
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
@@ -43,6 +44,34 @@ def _pixel_data(sample: Any, key: str, name: str) -> Any:
     if isinstance(value, dict):
         return value['data']
     return value
+
+
+#: Pixels of the bands in which a large episode's areas are counted.
+BAND_PIXELS = 4 * 2**20
+
+
+def banded_intersect_union(pred: Any,
+                           gt: Any,
+                           ignore_index: int = IGNORE_INDEX,
+                           name: str = 'episode') -> tuple:
+    """:func:`episode_intersect_union` counted in bands of rows of
+    :data:`BAND_PIXELS`: the same counts, with temporaries (masks, a
+    device's copy) of a band's size, not the image's (``--original-size``
+    on a 12000 x 12000 query). Arguments as ``episode_intersect_union``.
+    """
+    pred, gt = torch.as_tensor(pred), torch.as_tensor(gt)
+    p2 = pred[0] if pred.dim() == 3 and pred.shape[0] == 1 else pred
+    g2 = gt[0] if gt.dim() == 3 and gt.shape[0] == 1 else gt
+    if p2.dim() != 2 or p2.shape != g2.shape or p2.numel() <= BAND_PIXELS:
+        return episode_intersect_union(pred, gt, ignore_index, name)
+    rows = max(1, BAND_PIXELS // p2.shape[1])
+    totals = [0, 0, 0, 0]
+    for start in range(0, p2.shape[0], rows):
+        areas = episode_intersect_union(p2[start:start + rows],
+                                        g2[start:start + rows], ignore_index,
+                                        name)
+        totals = [t + a for t, a in zip(totals, areas)]
+    return tuple(totals)
 
 
 @METRICS.register_module()
@@ -116,7 +145,7 @@ class FewShotMetric(BaseMetric):
                                'its metainfo')
             pred = _pixel_data(sample, 'pred_sem_seg', name)
             gt = _pixel_data(sample, 'gt_sem_seg', name)
-            areas = episode_intersect_union(
+            areas = banded_intersect_union(
                 pred, gt, ignore_index=self.ignore_index, name=name)
             support_names = _field(sample, 'support_names')
             shot = _field(sample, 'shot')

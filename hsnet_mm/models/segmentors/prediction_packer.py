@@ -28,6 +28,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from mmseg.utils import OptSampleList, SampleList
 
+from ..execution_policy import exporting
 from .kshot_vote import foreground_argmax, vote_kshot
 
 #: Outputs of more pixels keep ``seg_logits`` and ``shot_pred_sem_seg`` at
@@ -202,9 +203,10 @@ def resize_shot_logits(shot_logits: torch.Tensor, size: Sequence[int],
                        align_corners: bool) -> torch.Tensor:
     """Resize (B, K, 2, h, w) logits to ``size`` (bilinear)."""
     b, k = shot_logits.shape[:2]
+    # (traced for export, the sizes stay tensors: the graph follows them)
     out = F.interpolate(
         shot_logits.flatten(0, 1),
-        size=tuple(int(s) for s in size),
+        size=tuple(size if exporting() else map(int, size)),
         mode='bilinear',
         align_corners=align_corners)
     return out.view(b, k, *out.shape[1:])

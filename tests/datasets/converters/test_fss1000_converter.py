@@ -81,5 +81,6 @@ def test_corrupt_masks_are_named_or_skipped(tmp_path, run_tool, capsys):
     run_tool(TOOL, src, '-o', out, '--nproc', 1, '--skip-corrupt')
     log = capsys.readouterr().out
     assert '1 corrupt source file(s) skipped:' in log and str(bad) in log
+    assert ' already there, 1 corrupt (skipped), in ' in log
     assert not (out / 'bee' / '2.png').exists()
     assert (out / 'bee' / '3.png').exists()

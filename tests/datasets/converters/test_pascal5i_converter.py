@@ -97,6 +97,9 @@ def test_corrupt_sources_are_named_or_skipped(tmp_path, run_tool, capsys):
     assert 'removed 1 unfinished temporary file(s)' in log
     assert '1 corrupt source file(s) skipped:' in log
     assert f'cannot read {bad}' in log
+    # counted as corrupt, not as 'already there' (the first run wrote the
+    # two good masks before it stopped at the corrupt one)
+    assert '0 masks written, 2 already there, 1 corrupt (skipped)' in log
     assert sorted(p.name for p in out.iterdir()) == sorted(f'{name}.png'
                                                            for name in expect)
 

@@ -247,3 +247,20 @@ def test_numpy_class_id_and_masks():
     assert type(r['class_id']) is int and type(r['episode_idx']) is int
     assert r['query_name'] is None and r['support_names'] is None
     assert (r['I_bg'], r['I_fg'], r['U_bg'], r['U_fg']) == (0, 1, 1, 2)
+
+
+def test_banded_areas_equal_whole_image_areas(monkeypatch):
+    from hsnet_mm.evaluation.functional import episode_intersect_union
+    from hsnet_mm.evaluation.metrics import few_shot_metric
+    rng = np.random.default_rng(0)
+    pred = torch.from_numpy(rng.integers(0, 2, (1, 23, 17)))
+    gt = torch.from_numpy(rng.choice([0, 1, 255], (1, 23, 17)))
+    whole = episode_intersect_union(pred, gt)
+    monkeypatch.setattr(few_shot_metric, 'BAND_PIXELS', 40)  # 2 rows
+    assert few_shot_metric.banded_intersect_union(pred, gt) == whole
+    assert few_shot_metric.banded_intersect_union(pred[0].numpy(),
+                                                  gt.to(torch.uint8)) == whole
+    with pytest.raises(ValueError, match='only 0 and 1'):
+        few_shot_metric.banded_intersect_union(pred * 2, gt)
+    with pytest.raises(ValueError, match='shape'):
+        few_shot_metric.banded_intersect_union(pred, gt[..., 1:])
