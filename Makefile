@@ -19,7 +19,7 @@ $(STAMP):
 	$(PIP) install -q -r requirements/torch.txt
 	@echo 'Installing mmcv 2.1.0 (compiled from source the first time: ~15 min on 2 cores, then cached by pip)'
 	$(PIP) install -q --no-build-isolation -r requirements/mminstall.txt
-	$(PIP) install -q --no-build-isolation -e '.[tests,optional]'
+	$(PIP) install -q --no-build-isolation -e '.[tests,optional,deploy]'
 	$(PY) -c 'import hsnet_mm, mmseg, mmcv.ops'
 	rm -f $(VENV)/.installed-*
 	touch $@

@@ -37,6 +37,7 @@ if __name__ == '__main__':
         extras_require={
             'tests': parse_requirements('tests.txt'),
             'optional': parse_requirements('optional.txt'),
+            'deploy': parse_requirements('deploy.txt'),
             'mim': parse_requirements('mminstall.txt'),
         },
         classifiers=[

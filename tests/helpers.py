@@ -71,6 +71,33 @@ def tiny_hsnet_cfg(frozen: bool = True) -> dict:
                 type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)))
 
 
+#: The config the official fixture's weights load into.
+OFFICIAL_R50_CONFIG = (
+    REPO_ROOT / 'configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py')
+
+
+def official_fixture_model():
+    """``(fixture, model)``: the official fixture (``fixture_resnet50.pt``:
+    weights, inputs, logits) and our R50 HSNet (eval, CPU) with its
+    weights through the converter; skip if ``../shared`` is absent."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    import hsnet_mm  # noqa: F401
+    from hsnet_mm.models.official_checkpoint import convert_official_state_dict
+    from hsnet_mm.utils import state_dict_shapes
+    path = require_reference('fixture_resnet50.pt')
+    fixture = torch.load(path, weights_only=True)
+    init_default_scope('mmseg')
+    model = MODELS.build(Config.fromfile(OFFICIAL_R50_CONFIG).model).eval()
+    state, dropped = convert_official_state_dict(fixture['state_dict'],
+                                                 state_dict_shapes(model))
+    assert sorted(dropped) == ['backbone.fc.bias', 'backbone.fc.weight']
+    model.load_state_dict(state, strict=True)
+    return fixture, model
+
+
 def official_split_dir(name: str) -> Path:
     """``<shared>/reference/hsnet_official/splits/<name>``; skip if absent.
 

@@ -8,7 +8,7 @@ from tests.helpers import REPO_ROOT
 #: Subpackages from the bottom up; a module may import its own layer and the
 #: layers before it, never a later one.
 LAYERS = ('structures', 'utils', 'datasets', 'models', 'evaluation',
-          'visualization', 'engine', 'apis')
+          'visualization', 'engine', 'deploy', 'apis')
 
 
 def imported_subpackages(path: Path):

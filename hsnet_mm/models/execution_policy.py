@@ -36,6 +36,12 @@ every device.
 
 A component takes part by having an ``impl`` attribute that it reads in
 ``forward``; :func:`set_impl` sets it on a module tree.
+
+**Export** (:mod:`hsnet_mm.deploy`): while a graph is traced for ONNX
+(:func:`exporting`), the fast path takes its device-independent choices
+only: BN folded, NCHW, the dense correlation (the sparse one's gather is
+data-dependent) and all pairs at once (a graph has no chunk loop). The
+same results, as the tests of the fast path assert.
 """
 from typing import Optional
 
@@ -86,6 +92,11 @@ def set_impl(module: nn.Module, impl: str) -> None:
             m.impl = impl
 
 
+def exporting() -> bool:
+    """Whether the model is being traced for an ONNX export."""
+    return torch.onnx.is_in_onnx_export()
+
+
 def pair_chunk_size(impl: str, pair_chunk: Optional[int], per_pair_bytes: int,
                     num_pairs: int, device: torch.device) -> int:
     """(Query, support) pairs per neck + encoder call.
@@ -102,7 +113,7 @@ def pair_chunk_size(impl: str, pair_chunk: Optional[int], per_pair_bytes: int,
     Returns:
         int: the chunk size, at least 1.
     """
-    if impl == 'reference':
+    if impl == 'reference' or exporting():
         return max(1, num_pairs)
     if pair_chunk is not None:
         return max(1, min(pair_chunk, num_pairs))
@@ -121,7 +132,7 @@ def channels_last(impl: str, device: torch.device) -> bool:
     """Whether a backbone may run its convs on channels-last activations:
     on a CPU (measured, oneDNN); elsewhere NCHW until a GPU measurement
     says otherwise."""
-    return impl == 'fast' and device.type == 'cpu'
+    return impl == 'fast' and device.type == 'cpu' and not exporting()
 
 
 def sparse_correlation(impl: str, device: torch.device) -> bool:
@@ -129,4 +140,4 @@ def sparse_correlation(impl: str, device: torch.device) -> bool:
     CPU (measured); elsewhere the dense GEMM (the gather loop reads the
     mask counts back to the host, a device sync per pair) until a GPU
     measurement says otherwise."""
-    return impl == 'fast' and device.type == 'cpu'
+    return impl == 'fast' and device.type == 'cpu' and not exporting()

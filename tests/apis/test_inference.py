@@ -5,7 +5,8 @@ from mmengine.config import Config
 
 import hsnet_mm  # noqa: F401
 from hsnet_mm.apis import init_model
-from hsnet_mm.utils import CheckpointMismatchError
+from hsnet_mm.utils import CheckpointMismatchError, UserError
+from tests.apis.episode_helpers import INPUT_HW, tiny_files
 from tests.helpers import tiny_hsnet_cfg
 
 
@@ -40,3 +41,30 @@ def test_init_model_refuses_bad_checkpoints(tmp_path):
     torch.save(dict(state_dict=state), path)
     with pytest.raises(CheckpointMismatchError, match='conv_seg.bias'):
         init_model(config(), str(path))
+
+
+def test_export_directory(tmp_path):
+    """An export is accepted alone or where the checkpoint goes, run by
+    the backend asked for; what cannot work is refused, named."""
+    from hsnet_mm.deploy import DeployedHSNet, export_onnx
+    cfg_path, ckpt = tiny_files(tmp_path)
+    model = init_model(cfg_path, ckpt)
+    out = tmp_path / 'export'
+    export_onnx(model, model.cfg, str(out), img_size=INPUT_HW)
+    alone = init_model(str(out))
+    assert isinstance(alone, DeployedHSNet) and alone.backend == 'onnxruntime'
+    beside = init_model(cfg_path, str(out), backend='openvino')
+    assert beside.backend == 'openvino'
+    with pytest.raises(UserError, match="run it with backend 'onnxruntime'"):
+        init_model(cfg_path, str(out), backend='pytorch')
+    with pytest.raises(UserError, match='runs an exported model.*tiny.pth'):
+        init_model(cfg_path, ckpt, backend='openvino')
+    with pytest.raises(UserError, match='backend must be one of'):
+        init_model(cfg_path, ckpt, backend='tvm')
+    with pytest.raises(UserError, match='runs on the CPU'):
+        init_model(str(out), device='cuda:0')
+    with pytest.raises(UserError, match='give it alone'):
+        init_model(str(out), ckpt)
+    with pytest.raises(UserError, match='another model config'):
+        init_model(
+            cfg_path, str(out), cfg_options={'model.decode_head.channels': 16})

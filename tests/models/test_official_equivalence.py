@@ -7,31 +7,16 @@ skips when it is absent.
 """
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
 
 import hsnet_mm  # noqa: F401
-from hsnet_mm.models.official_checkpoint import convert_official_state_dict
 from hsnet_mm.models.segmentors import vote_kshot
 from hsnet_mm.structures import EPISODE_INPUT_KEYS
-from hsnet_mm.utils import state_dict_shapes
-from tests.helpers import REPO_ROOT, require_reference
-
-CONFIG = REPO_ROOT / 'configs/hsnet/hsnet_r50_pascal5i_fold0_1shot.py'
+from tests.helpers import official_fixture_model
 
 
 @pytest.fixture(scope='module')
 def fixture_and_model():
-    path = require_reference('fixture_resnet50.pt')
-    fixture = torch.load(path, weights_only=True)
-    init_default_scope('mmseg')
-    model = MODELS.build(Config.fromfile(CONFIG).model).eval()
-    state, dropped = convert_official_state_dict(fixture['state_dict'],
-                                                 state_dict_shapes(model))
-    assert sorted(dropped) == ['backbone.fc.bias', 'backbone.fc.weight']
-    model.load_state_dict(state, strict=True)
-    return fixture, model
+    return official_fixture_model()
 
 
 @pytest.mark.slow

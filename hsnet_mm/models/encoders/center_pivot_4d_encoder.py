@@ -205,7 +205,7 @@ class CenterPivot4DEncoder(BaseModule):
         squeezed = [
             self._run(blk, x) for blk, x in zip(self.squeeze_blocks, pyramid)
         ]
-        support_sizes = [tuple(x.shape[-2:]) for x in squeezed]
+        support_sizes = [tuple(map(int, x.shape[-2:])) for x in squeezed]
         if len(set(support_sizes)) != 1:
             raise ValueError(
                 'the squeezed support dims of the pyramid levels differ '

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ...utils.autocast import autocast_dtype
+from ..execution_policy import exporting
 
 
 def _to_fp32_if_half(x: torch.Tensor) -> torch.Tensor:
@@ -36,12 +37,21 @@ def mask_support_feature(feat: torch.Tensor,
     Returns:
         Tensor: the masked feature, (N, C, Hs, Ws).
     """
-    mask = F.interpolate(
-        mask.unsqueeze(1).to(feat.dtype),
-        size=feat.shape[-2:],
-        mode='bilinear',
-        align_corners=True)
-    return feat * mask
+    return feat * resize_support_mask(mask.to(feat.dtype), feat.shape[-2:])
+
+
+def resize_support_mask(mask: torch.Tensor,
+                        size: Sequence[int]) -> torch.Tensor:
+    """Resize support masks (N, H, W) to a feature map's (h, w), bilinearly
+    with aligned corners (the official way): (N, 1, h, w).
+
+    An exported model calls it on the host (:mod:`hsnet_mm.deploy`): a
+    runtime's Resize may round a border weight to 1e-7 where PyTorch gives
+    0, and a support feature scaled by 1e-7 still has a unit-norm direction
+    (the cosine's ``eps`` is 1e-5): a 0.5 difference in the correlation.
+    """
+    return F.interpolate(
+        mask.unsqueeze(1), size=size, mode='bilinear', align_corners=True)
 
 
 def cosine_correlation(query_feat: torch.Tensor,
@@ -175,7 +185,9 @@ def _normalise_stacked(feats: Sequence[torch.Tensor],
         (N, L, H W) (fp32 under autocast).
     """
     n, c, h, w = feats[0].shape
-    if torch.is_grad_enabled() and any(f.requires_grad for f in feats):
+    if exporting() or (torch.is_grad_enabled() and any(f.requires_grad
+                                                       for f in feats)):
+        # (exported: a graph has no ``out=`` writes into a buffer)
         x = _to_fp32_if_half(torch.stack(feats, 1).reshape(n, -1, c, h * w))
         norm = x.norm(dim=2, p=2, keepdim=True)
         return (x / (norm + eps)).transpose(2, 3), norm.squeeze(2)

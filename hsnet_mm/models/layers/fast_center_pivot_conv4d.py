@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from ...utils.autocast import autocast_enabled
+from ..execution_policy import exporting
 from .center_pivot_conv4d import CenterPivotConv4d
 from .conv4d_layout import is_channels_last_6d, to_channels_last_6d
 from .support_conv3d import support_conv3d
@@ -123,7 +124,9 @@ class FastCenterPivotConv4d(CenterPivotConv4d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the convolution: (N, C_in, Hq, Wq, Hs, Ws) -> (N, C_out,
         Hq, Wq, ceil(Hs / s), ceil(Ws / s)), as the reference."""
-        if self.impl == 'reference':
+        if self.impl == 'reference' or exporting():
+            # (exported: the layout tricks are for PyTorch's kernels, and
+            # their shape-dependent branches would be frozen in the graph)
             return super().forward(x)
         self._check_input(x)
         hs, ws = x.shape[-2:]

@@ -87,17 +87,22 @@ def encode_pairs_in_chunks(neck: nn.Module,
     def correlate_encode(q, s, m):
         return encoder(neck(q, s, m))
 
+    # (int: traced for export, a size is a tensor)
     counts = {
-        f.shape[0]
+        int(f.shape[0])
         for level in (*query_feats, *support_feats)
         for f in level
-    } | {support_masks.shape[0]}
+    } | {int(support_masks.shape[0])}
     if len(counts) != 1:
         raise ValueError('query features, support features and support '
                          f'masks must hold the same pairs, got {counts}')
 
+    n = int(support_masks.shape[0])
+    if chunk >= n and not checkpoint:  # (no slices: an exported graph
+        # keeps N dynamic)
+        return correlate_encode(query_feats, support_feats, support_masks)
     outs = []
-    for start in range(0, support_masks.shape[0], chunk):
+    for start in range(0, n, chunk):
         part = slice(start, start + chunk)
         args = ([[f[part] for f in level] for level in query_feats],
                 [[f[part] for f in level]

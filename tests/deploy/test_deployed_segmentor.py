@@ -1,0 +1,145 @@
+# Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
+"""An export run by ONNX Runtime and OpenVINO equals PyTorch: per-shot
+logits within 1e-4, K-shot votes identical where PyTorch's own margin is at
+least 1e-4, on a model trained in the test and on the official fixture's
+weights; K in {1, 5}, two image sizes (the export is size-dynamic)."""
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from hsnet_mm.apis import inference_episode
+from hsnet_mm.deploy import DeployedHSNet
+from hsnet_mm.models.segmentors import vote_kshot
+from hsnet_mm.structures import EPISODE_INPUT_KEYS
+from hsnet_mm.utils import UserError
+from tests.apis.episode_helpers import box_mask, image
+
+BACKENDS = ['onnxruntime', 'openvino']
+
+
+def episode(size, shots, queries=2, seed=0):
+    """Normalised-looking random inputs with box masks, batched per query."""
+    gen = torch.Generator().manual_seed(seed)
+    h, w = size
+    support = torch.randn(shots, 3, h, w, generator=gen)
+    masks = torch.zeros(shots, h, w)
+    for k in range(shots):
+        masks[k, k * h // (2 * shots):k * h // (2 * shots) + h // 2,
+              w // 4:3 * w // 4] = 1
+    return dict(
+        query_img=torch.randn(queries, 3, h, w, generator=gen),
+        support_imgs=support.expand(queries, *support.shape),
+        support_masks=masks.expand(queries, *masks.shape))
+
+
+def assert_equal_to_pytorch(logits, ref):
+    """Logits within 1e-4; votes equal where PyTorch's margin >= 1e-4."""
+    assert logits.shape == ref.shape
+    assert float((logits - ref).abs().max()) <= 1e-4
+    margin = (ref[:, :, 1] - ref[:, :, 0]).abs().min(dim=1)[0]
+    decided = margin >= 1e-4
+    assert decided.float().mean() > 0.99
+    assert torch.equal(vote_kshot(logits)[decided], vote_kshot(ref)[decided])
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+@pytest.mark.parametrize('shots', [1, 5])
+@pytest.mark.parametrize('size', [(64, 64), (48, 80)])
+def test_trained_model_equals_pytorch(trained_tiny, tiny_export, backend,
+                                      shots, size):
+    _, model, _, _ = trained_tiny
+    deployed = DeployedHSNet(str(tiny_export), backend)
+    inputs = episode(size, shots)
+    with torch.no_grad():
+        ref = model.encode_decode(inputs)
+    assert_equal_to_pytorch(deployed.encode_decode(inputs), ref)
+    # one support set encoded once, two queries at once
+    support = deployed.encode_support(inputs['support_imgs'][:1],
+                                      inputs['support_masks'][:1])
+    assert_equal_to_pytorch(
+        deployed.shot_logits(inputs['query_img'], support), ref)
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_inference_episode_same_results(trained_tiny, tiny_export, backend):
+    """The API on an export gives PyTorch's SegDataSamples (packed by the
+    same code: the vote and the resize to the original size)."""
+    _, model, _, _ = trained_tiny
+    deployed = DeployedHSNet(str(tiny_export), backend, cfg=model.cfg)
+    queries = [image(50, 70, 1), image(90, 60, 2)]
+    supports = [image(64, 64, 3), image(40, 80, 4)]
+    masks = [box_mask(64, 64), box_mask(40, 80)]
+    ours = inference_episode(deployed, queries, supports, masks)
+    ref = inference_episode(model, queries, supports, masks)
+    for a, b in zip(ours, ref):
+        assert a.pred_sem_seg.shape == b.pred_sem_seg.shape
+        same = (a.pred_sem_seg.data == b.pred_sem_seg.data).float().mean()
+        assert same >= 0.999
+        diff = (a.seg_logits.data - b.seg_logits.data).abs().max()
+        assert diff <= 1e-4, diff
+
+
+def test_bad_input(trained_tiny, tiny_export):
+    cfg, _, _, _ = trained_tiny
+    deployed = DeployedHSNet(str(tiny_export))
+    inputs = episode((64, 64), 2)
+    with pytest.raises(ValueError, match=r'one support set at a time'):
+        deployed.encode_support(inputs['support_imgs'],
+                                inputs['support_masks'])
+    with pytest.raises(ValueError, match='mask'):
+        deployed.encode_support(inputs['support_imgs'][:1],
+                                inputs['support_masks'][:1, :, :32])
+    support = deployed.encode_support(inputs['support_imgs'][:1],
+                                      inputs['support_masks'][:1])
+    with pytest.raises(ValueError, match=r'encoded for .* at \(64, 64\)'):
+        deployed.shot_logits(torch.zeros(1, 3, 48, 64), support)
+    with pytest.raises(ValueError, match=r'\(N, 3, H, W\)'):
+        deployed.extract_feat(torch.zeros(1, 1, 64, 64))
+    with pytest.raises(UserError, match='cannot be trained'):
+        deployed(inputs, mode='loss')
+    other = Config(cfg.to_dict())
+    other.model.decode_head.channels = 16
+    with pytest.raises(UserError, match='another model config'):
+        DeployedHSNet(str(tiny_export), cfg=other)
+    with pytest.raises(UserError, match='backend must be one of'):
+        DeployedHSNet(str(tiny_export), 'tensorrt')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_official_fixture(official, official_export, backend):
+    """The official outputs (1-shot at 400 and 320 px, 5-shot at 400 px),
+    and PyTorch's 5-shot logits at 320 px."""
+    fixture, model = official
+    deployed = DeployedHSNet(str(official_export), backend)
+    for case in fixture['cases']:
+        inputs = {k: case[k] for k in EPISODE_INPUT_KEYS}
+        logits = deployed.encode_decode(inputs)
+        assert_equal_to_pytorch(logits, case['per_shot_logits'])
+        margin = (case['per_shot_logits'][:, :, 1] -
+                  case['per_shot_logits'][:, :, 0]).abs().min(dim=1)[0]
+        decided = margin >= 1e-4
+        assert torch.equal(
+            vote_kshot(logits)[decided], case['pred_mask'][decided])
+    five = fixture['cases'][1]
+    inputs = {
+        k:
+        torch.nn.functional.interpolate(
+            five[k].flatten(0, -4).float(), size=(320, 320),
+            mode='bilinear').reshape(*five[k].shape[:-2], 320, 320)
+        for k in ('query_img', 'support_imgs')
+    }
+    inputs['support_masks'] = (torch.nn.functional.interpolate(
+        five['support_masks'].float(), size=(320, 320)) > 0.5).float()
+    with torch.no_grad():
+        ref = model.encode_decode(inputs)
+    assert ref.shape[1] == 5
+    assert_equal_to_pytorch(deployed.encode_decode(inputs), ref)
+
+
+def test_arrays_are_float32(tiny_export):
+    deployed = DeployedHSNet(str(tiny_export))
+    feats = deployed.extract_feat(torch.zeros(1, 3, 64, 64).double())
+    assert all(f.dtype == torch.float32 for level in feats for f in level)
+    assert np.isfinite(feats[0][0].numpy()).all()
