@@ -210,8 +210,17 @@ def check_export(model: nn.Module, folder: str, manifest: dict,
             support_masks=masks.expand(queries, *masks.shape))
         with torch.no_grad():
             ref = model.encode_decode(inputs).cpu()
-        out = deployed.shot_logits(
-            query, deployed.encode_support(support[None], masks[None]))
+        try:
+            out = deployed.shot_logits(
+                query, deployed.encode_support(support[None], masks[None]))
+        except Exception as e:  # a runtime's error: a shape frozen in
+            raise UserError(  # the trace, an op it cannot run, ...
+                f'the exported graphs fail to run at {case_size} (H, W) '
+                f'with {queries} queries and {shots} shot(s) (traced with '
+                f'2 and 2 at {tuple(size)}): {type(e).__name__}: '
+                f'{str(e).splitlines()[0][:300]}; this model does not '
+                'export (docs/deployment.md, Backbones); nothing was '
+                'written') from e
         diff = float((out - ref).abs().max()) if out.shape == ref.shape \
             else float('inf')
         results.append(

@@ -13,9 +13,8 @@ from .runner import (EpisodeTestLoop, MultiSeedTestLoop, dump_seed_results,
 
 __all__ = [
     'AtomicLocalBackend', 'CPUAutocastOptimWrapper', 'EpisodeProgressBarHook',
-    'EpisodeTestLoop',
-    'EpisodeVisualizationHook', 'MultiSeedTestLoop', 'NonFiniteLossHook',
-    'NoValidCheckpointError', 'SafeCheckpointHook', 'pick_resume_checkpoint',
-    'dump_seed_results', 'episode_set_info', 'format_test_report',
-    'is_multi_seed', 'seed_results'
+    'EpisodeTestLoop', 'EpisodeVisualizationHook', 'MultiSeedTestLoop',
+    'NonFiniteLossHook', 'NoValidCheckpointError', 'SafeCheckpointHook',
+    'pick_resume_checkpoint', 'dump_seed_results', 'episode_set_info',
+    'format_test_report', 'is_multi_seed', 'seed_results'
 ]

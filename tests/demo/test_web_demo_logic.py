@@ -171,6 +171,19 @@ def test_cli_refusals(tmp_path, capsys):
         port = busy.getsockname()[1]
         code, err = _cli([str(cfg), str(ckpt), '--port', str(port)], capsys)
     assert code == 2 and f'--port {port}: cannot listen on 127.0.0.1:' in err
+    export = tmp_path / 'export'  # an export directory is a checkpoint too
+    export.mkdir()
+    (export / 'deploy.json').write_text('{}')
+    with socket.socket() as busy:
+        busy.bind(('127.0.0.1', 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code, err = _cli([
+            str(cfg),
+            str(export), '--backend', 'openvino', '--port',
+            str(port)
+        ], capsys)
+    assert code == 2 and f'--port {port}: cannot listen' in err
     code, err = _cli([str(cfg), str(ckpt), '--max-file-size', '2 lb'], capsys)
     assert code == 2 and 'expected a positive size' in err
     (tmp_path / 'empty').mkdir()

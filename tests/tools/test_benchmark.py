@@ -66,6 +66,39 @@ def test_compare_amp(run_tool, ok, tiny_config, tmp_path):
     assert all(r['peak_mem_mib'] >= 0 for r in result['results'])
 
 
+def test_backends(run_tool, ok, tiny_config, tmp_path):
+    """``--backend``: an export of the same weights, timed against the
+    PyTorch paths in one process, with the ratios; fp32 and bf16."""
+    out = tmp_path / 'backends.json'
+    stdout = ok(
+        run_tool([
+            'tools/analysis_tools/benchmark.py',
+            str(tiny_config), '--img-size', '64', '--shot', '2', '--repeat',
+            '2', '--warmup', '0', '--backend', 'pytorch', 'onnxruntime',
+            'openvino', '--out',
+            str(out)
+        ]))
+    assert 'exported in' in stdout and 'vs per-shot' in stdout
+    result = json.loads(out.read_text())
+    names = [r['name'] for r in result['results']]
+    assert names == [
+        'reference', 'per-shot', 'fast', 'onnxruntime', 'openvino'
+    ]
+    fast = result['results'][2]
+    for r in result['results']:
+        assert r['speedup']['fast'] == pytest.approx(fast['median_ms'] /
+                                                     r['median_ms'])
+    assert result['export_s'] > 0
+    stdout = ok(
+        run_tool([
+            'tools/analysis_tools/benchmark.py',
+            str(tiny_config), '--img-size', '64', '--repeat', '1', '--warmup',
+            '0', '--backend', 'onnxruntime', 'openvino', '--amp'
+        ]))
+    assert 'bf16' in stdout and 'onnxruntime: skipped' in stdout
+    assert 'openvino:' in stdout
+
+
 def test_bad_arguments(run_tool, tiny_config):
     proc = run_tool([
         'tools/analysis_tools/benchmark.py',
@@ -92,6 +125,16 @@ def test_bad_arguments(run_tool, tiny_config):
         str(tiny_config), '--mask-area', '0'
     ])
     assert proc.returncode != 0 and '--mask-area' in proc.stderr
+    proc = run_tool([
+        'tools/analysis_tools/benchmark.py',
+        str(tiny_config), '--backend', 'openvino', '--train'
+    ])
+    assert proc.returncode != 0 and 'drop --train' in proc.stderr
+    proc = run_tool([
+        'tools/analysis_tools/benchmark.py',
+        str(tiny_config), '--export-dir', 'x'
+    ])
+    assert proc.returncode != 0 and 'goes with --backend' in proc.stderr
 
 
 def test_mask_area_sets_square_masks():

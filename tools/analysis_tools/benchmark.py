@@ -30,6 +30,15 @@ measured steps. Each configuration is bounded (``--config-seconds``,
 ``--max-batch``, ``--time-budget``); ``--out`` is rewritten after each, so a
 run cut short keeps what it measured.
 
+``--backend pytorch onnxruntime openvino`` times an exported model
+(:mod:`hsnet_mm.deploy`; exported from the same weights into a temporary
+folder, or ``--export-dir``) against PyTorch, alternating in one process on
+the same episodes: each runtime's episode (supports and query encoded once,
+the predictor, the vote) against the PyTorch fast path, the reference path
+and, at K > 1, the official per-shot approach. ``--amp`` compares
+OpenVINO's bf16 inference precision with PyTorch's bf16 autocast (ONNX
+Runtime runs fp32 only).
+
 On CUDA a step is timed with CUDA events after the warm-up steps, and the
 peak memory is ``torch.cuda.max_memory_allocated`` over the timed steps
 (reset before them); ``cudnn.benchmark`` is on unless
@@ -52,6 +61,7 @@ import ctypes
 import gc
 import json
 import math
+import os.path as osp
 import statistics
 import sys
 import threading
@@ -128,6 +138,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='the grid: inference and training step, batch 1 and 20, 1- and '
         '5-shot, fp32 and AMP, fast, reference and per-shot reference; the '
         'table and the PASCAL epoch estimate')
+    compare.add_argument(
+        '--backend',
+        nargs='+',
+        choices=('pytorch', 'onnxruntime', 'openvino'),
+        help='time an ONNX export with these runtimes against PyTorch (fast, '
+        'reference and, at K > 1, per-shot reference)')
+    parser.add_argument(
+        '--export-dir',
+        help='--backend: an export of the same model (default: exported '
+        'into a temporary folder)')
     parser.add_argument(
         '--per-shot-reference',
         action='store_true',
@@ -213,6 +233,20 @@ def parse_args(argv=None) -> argparse.Namespace:
                          f'{" ".join(extra)}')
         if args.config_seconds is None:
             args.config_seconds = 3.0 if args.device == 'cuda' else 10.0
+    if args.backend:
+        flags = {
+            '--train': args.train,
+            '--stages': args.stages,
+            '--with-cp': args.with_cp,
+            '--per-shot-reference': args.per_shot_reference,
+            '--device cuda': args.device == 'cuda'
+        }
+        extra = [flag for flag, given in flags.items() if given]
+        if extra:
+            parser.error(f'--backend times CPU inference of every path '
+                         f'itself: drop {" ".join(extra)}')
+    elif args.export_dir:
+        parser.error('--export-dir goes with --backend')
     if args.per_shot_reference and args.compare != 'impl':
         parser.error('--per-shot-reference needs --compare (impl)')
     if args.compare == 'amp' and args.amp:
@@ -882,6 +916,73 @@ def run_matrix(args, cfg: Config) -> int:
     return 0
 
 
+def run_backends(args, cfg: Config) -> int:
+    """``--backend``: PyTorch's paths and the runtimes of an export of the
+    same weights, alternating on the same episodes; ratios of medians."""
+    import tempfile
+
+    from hsnet_mm.deploy import DeployedHSNet, export_onnx
+    fast = build_model(cfg, 'fast', args).eval()
+    ref = build_model(cfg, 'reference', args).eval()
+    ref.load_state_dict(fast.state_dict())
+    runners = [Runner('reference', ref, args)]
+    if args.shot > 1:
+        runners.append(Runner('per-shot', ref, args, per_shot=True))
+    if 'pytorch' in args.backend:
+        runners.append(Runner('fast', fast, args))
+    runtimes = [b for b in args.backend if b != 'pytorch']
+    with tempfile.TemporaryDirectory() as tmp:
+        export_dir, export_s = args.export_dir, None
+        if runtimes and not export_dir:
+            export_dir = osp.join(tmp, 'export')
+            start = time.perf_counter()
+            export_onnx(fast, cfg, export_dir, img_size=(args.img_size, ) * 2)
+            export_s = time.perf_counter() - start
+            print(f'exported in {export_s:.1f} s')
+        for backend in runtimes:
+            if backend == 'onnxruntime' and args.amp:
+                print('onnxruntime: skipped (fp32 only; --amp compares bf16)')
+                continue
+            deployed = DeployedHSNet(
+                export_dir,
+                backend,
+                cfg=cfg,
+                threads=args.threads,
+                precision='bf16' if args.amp else 'fp32')
+            runners.append(Runner(backend, deployed, args, amp=False))
+        inputs = random_episodes(args)
+        for i in range(args.warmup + args.repeat):
+            for runner in runners:  # alternate, so load changes hit all
+                runner.timed_step(inputs, record=i >= args.warmup)
+        for runner in runners:
+            runner.memory_step(inputs)
+    print(f'inference, {args.shot}-shot, batch {args.batch_size}, '
+          f'{args.img_size} px, cpu, '
+          f'{"bf16" if args.amp else "fp32"}, {torch.get_num_threads()} '
+          f'threads, {args.repeat} runs')
+    summaries = [r.summary() for r in runners]
+    medians = {s['name']: s['median_ms'] for s in summaries}
+    for s in summaries:
+        s['speedup'] = {
+            base: medians[base] / s['median_ms']
+            for base in ('reference', 'per-shot', 'fast') if base in medians
+        }
+        print(
+            report(s) + '; x ' + ', '.join(f'{v:.2f} vs {k}'
+                                           for k, v in s['speedup'].items()))
+    if args.out:
+        atomic_dump_json(
+            args.out,
+            json.loads(
+                json.dumps(
+                    dict(
+                        args=vars(args),
+                        export_s=export_s,
+                        results=summaries,
+                        environment=result_environment()))))
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -892,6 +993,8 @@ def main(argv=None) -> int:
     cfg = Config.fromfile(args.config)
     if args.compare == 'matrix':
         return run_matrix(args, cfg)
+    if args.backend:
+        return run_backends(args, cfg)
     inputs = random_episodes(args)
     if args.compare == 'impl':
         fast = build_model(cfg, 'fast', args)

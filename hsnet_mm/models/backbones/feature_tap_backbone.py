@@ -269,7 +269,8 @@ class FeatureTapBackbone(FrozenBackboneMixin, BaseModule):
                     antialias=m.shape[-2] > size[0] or m.shape[-1] > size[1])
                 for m in maps
             ]
-        if len({tuple(m.shape[-2:]) for m in maps}) > 1:
+        # (int: traced for export, the sizes are tensors, equal by value)
+        if len({tuple(int(s) for s in m.shape[-2:]) for m in maps}) > 1:
             shapes = ', '.join(f"'{t}' {tuple(m.shape)}"
                                for t, m in zip(self.taps[i], maps))
             raise ValueError(
