@@ -21,12 +21,10 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image
 
+from ..datasets.transforms.load_episode import pil_to_array
 from .pixel_limit import check_pixels, open_lazily, pil_bomb_check_off
 
 ImageLike = Union[str, os.PathLike, np.ndarray, Image.Image]
-
-#: Size of the bands in which a decoded image becomes an array.
-BAND_BYTES = 16 * 2**20
 
 
 def describe(src: Any, arg: str) -> str:
@@ -37,20 +35,10 @@ def describe(src: Any, arg: str) -> str:
 
 
 def _pil_array(img: Image.Image) -> np.ndarray:
-    """``np.asarray(img)`` in bands of rows: Pillow's ``tobytes`` would
-    hold the whole image twice more (its chunks, then their join)."""
-    w, h = img.size
-
-    def band(top: int, bottom: int) -> np.ndarray:
-        with pil_bomb_check_off():  # the image's size is checked
-            return np.asarray(img.crop((0, top, w, bottom)))
-
-    first = band(0, 1)
-    out = np.empty((h, ) + first.shape[1:], first.dtype)
-    rows = max(1, BAND_BYTES // max(1, first.nbytes))
-    for y in range(0, h, rows):
-        out[y:y + rows] = band(y, min(h, y + rows))
-    return out
+    """:func:`pil_to_array` of an image whose size the pixel limit has
+    checked (Pillow's decompression-bomb check off)."""
+    with pil_bomb_check_off():
+        return pil_to_array(img)
 
 
 def _open(src: Any,

@@ -23,6 +23,23 @@ def _gray16_to_rgb(img: Image.Image) -> np.ndarray:
     return np.repeat(gray[..., None], 3, axis=2)
 
 
+#: Working memory of one band of rows in :func:`pil_to_array`.
+BAND_BYTES = 16 * 2**20
+
+
+def pil_to_array(img: Image.Image) -> np.ndarray:
+    """``np.asarray(img)`` filled in bands of rows: Pillow's ``tobytes``
+    would hold the whole image twice more (its chunks, then their join),
+    1.9 GB more for a 12000 x 12000 RGB photo."""
+    w, h = img.size
+    first = np.asarray(img.crop((0, 0, w, 1)))
+    out = np.empty((h, ) + first.shape[1:], first.dtype)
+    rows = max(1, BAND_BYTES // max(1, first.nbytes))
+    for y in range(0, h, rows):
+        out[y:y + rows] = np.asarray(img.crop((0, y, w, min(h, y + rows))))
+    return out
+
+
 def read_rgb(path: str) -> np.ndarray:
     """Read an image with Pillow as (H, W, 3) uint8 RGB.
 
@@ -38,7 +55,9 @@ def read_rgb(path: str) -> np.ndarray:
         with Image.open(path) as img:
             if img.mode in WIDE_GRAY_MODES:
                 return _gray16_to_rgb(img)
-            return np.array(img.convert('RGB'))
+            if img.mode != 'RGB':  # (an RGB image is not copied)
+                img = img.convert('RGB')
+            return pil_to_array(img)
     except Exception as e:
         raise OSError(f'cannot read image {path}: {e}') from e
 
