@@ -98,8 +98,15 @@ class OpenVINOSession:
             'INFERENCE_PRECISION_HINT':
             'f32' if precision == 'fp32' else 'bf16',
         }
+        self.core = core  # (kept: it must outlive what it compiled)
         self.compiled = core.compile_model(model, 'CPU', config)
         self.request = self.compiled.create_infer_request()
+
+    def __del__(self) -> None:
+        # release in dependency order: request, compiled model, core (a
+        # cyclic garbage collection would free them in any order)
+        for name in ('request', 'compiled', 'core'):
+            self.__dict__.pop(name, None)
 
     def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
         """Run the graph on ``feeds``; the outputs in the graph's order."""

@@ -53,8 +53,9 @@ def test_export_directory(tmp_path):
     export_onnx(model, model.cfg, str(out), img_size=INPUT_HW)
     alone = init_model(str(out))
     assert isinstance(alone, DeployedHSNet) and alone.backend == 'onnxruntime'
-    beside = init_model(cfg_path, str(out), backend='openvino')
-    assert beside.backend == 'openvino'
+    # (OpenVINO is run in subprocesses only: tests/deploy/runtime_process)
+    beside = init_model(cfg_path, str(out), backend='onnxruntime')
+    assert beside.backend == 'onnxruntime'
     with pytest.raises(UserError, match="run it with backend 'onnxruntime'"):
         init_model(cfg_path, str(out), backend='pytorch')
     with pytest.raises(UserError, match='runs an exported model.*tiny.pth'):

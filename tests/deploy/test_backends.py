@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from hsnet_mm.deploy.backends import (BACKENDS, OpenVINOSession,
-                                      default_threads, open_session)
+from hsnet_mm.deploy.backends import BACKENDS, default_threads, open_session
 from hsnet_mm.utils import UserError
+from tests.deploy.runtime_process import call
 
 
 @pytest.fixture(scope='module')
@@ -33,25 +33,28 @@ def small_graph(tmp_path_factory):
 
 
 @pytest.mark.parametrize('backend', sorted(BACKENDS))
-def test_runs_like_pytorch(small_graph, backend):
+def test_runs_like_pytorch(small_graph, backend, tmp_path):
+    """Each runtime (OpenVINO in a subprocess, see runtime_process), and
+    OpenVINO's bf16 inference precision (exact only to ~1e-2)."""
     net, path = small_graph
-    session = open_session(backend, path, threads=1)
-    assert session.input_names == ['x']
     x = torch.randn(2, 3, 20, 12)
-    out, = session.run({'x': x.numpy()})
+    out, = call('run_session', backend, (backend, path, {
+        'x': x.numpy()
+    }), tmp_path)
     with torch.no_grad():
         ref = net(x).numpy()
     assert out.shape == ref.shape
     assert np.abs(out - ref).max() < 1e-5
+    if backend == 'openvino':
+        out, = call('run_session', backend, (backend, path, {
+            'x': x.numpy()
+        }, 'bf16'), tmp_path)
+        assert np.abs(out - ref).max() < 0.05
 
 
-def test_openvino_bf16_runs(small_graph):
-    """bf16 inference precision (exact only to ~1e-2)."""
-    net, path = small_graph
-    x = torch.randn(1, 3, 16, 16)
-    out, = OpenVINOSession(path, precision='bf16').run({'x': x.numpy()})
-    with torch.no_grad():
-        assert np.abs(out - net(x).numpy()).max() < 0.05
+def test_input_names(small_graph):
+    _, path = small_graph
+    assert open_session('onnxruntime', path).input_names == ['x']
 
 
 def test_bad_options(small_graph):

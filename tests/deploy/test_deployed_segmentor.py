@@ -2,10 +2,12 @@
 """An export run by ONNX Runtime and OpenVINO equals PyTorch: per-shot
 logits within 1e-4, K-shot votes identical where PyTorch's own margin is at
 least 1e-4, on a model trained in the test and on the official fixture's
-weights; K in {1, 5}, two image sizes (the export is size-dynamic)."""
+weights; K in {1, 5}, two image sizes (the export is size-dynamic).
+OpenVINO runs in a subprocess (tests/deploy/runtime_process.py)."""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 
 from hsnet_mm.apis import inference_episode
@@ -14,6 +16,7 @@ from hsnet_mm.models.segmentors import vote_kshot
 from hsnet_mm.structures import EPISODE_INPUT_KEYS
 from hsnet_mm.utils import UserError
 from tests.apis.episode_helpers import box_mask, image
+from tests.deploy.runtime_process import deployed_outputs
 
 BACKENDS = ['onnxruntime', 'openvino']
 
@@ -43,40 +46,45 @@ def assert_equal_to_pytorch(logits, ref):
     assert torch.equal(vote_kshot(logits)[decided], vote_kshot(ref)[decided])
 
 
+CASES = [(shots, size) for shots in (1, 5) for size in ((64, 64), (48, 80))]
+
+
 @pytest.mark.parametrize('backend', BACKENDS)
-@pytest.mark.parametrize('shots', [1, 5])
-@pytest.mark.parametrize('size', [(64, 64), (48, 80)])
 def test_trained_model_equals_pytorch(trained_tiny, tiny_export, backend,
-                                      shots, size):
+                                      tmp_path):
+    """K in {1, 5} x two sizes; a batch of episodes, and one support set
+    encoded once for 2 queries."""
     _, model, _, _ = trained_tiny
-    deployed = DeployedHSNet(str(tiny_export), backend)
-    inputs = episode(size, shots)
-    with torch.no_grad():
-        ref = model.encode_decode(inputs)
-    assert_equal_to_pytorch(deployed.encode_decode(inputs), ref)
-    # one support set encoded once, two queries at once
-    support = deployed.encode_support(inputs['support_imgs'][:1],
-                                      inputs['support_masks'][:1])
-    assert_equal_to_pytorch(
-        deployed.shot_logits(inputs['query_img'], support), ref)
+    episodes = [episode(size, shots) for shots, size in CASES]
+    jobs = [(kind, inputs) for inputs in episodes
+            for kind in ('encode_decode', 'shot_logits')]
+    outputs = deployed_outputs(tiny_export, backend, jobs, tmp_path)
+    for (kind, inputs), logits in zip(jobs, outputs):
+        with torch.no_grad():
+            ref = model.encode_decode(inputs)
+        assert_equal_to_pytorch(logits, ref)
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
-def test_inference_episode_same_results(trained_tiny, tiny_export, backend):
+def test_inference_episode_same_results(trained_tiny, tiny_export, backend,
+                                        tmp_path):
     """The API on an export gives PyTorch's SegDataSamples (packed by the
     same code: the vote and the resize to the original size)."""
     _, model, _, _ = trained_tiny
-    deployed = DeployedHSNet(str(tiny_export), backend, cfg=model.cfg)
-    queries = [image(50, 70, 1), image(90, 60, 2)]
-    supports = [image(64, 64, 3), image(40, 80, 4)]
-    masks = [box_mask(64, 64), box_mask(40, 80)]
-    ours = inference_episode(deployed, queries, supports, masks)
-    ref = inference_episode(model, queries, supports, masks)
-    for a, b in zip(ours, ref):
-        assert a.pred_sem_seg.shape == b.pred_sem_seg.shape
-        same = (a.pred_sem_seg.data == b.pred_sem_seg.data).float().mean()
+    data = ([image(50, 70, 1),
+             image(90,
+                   60, 2)], [image(64, 64, 3),
+                             image(40, 80,
+                                   4)], [box_mask(64, 64),
+                                         box_mask(40, 80)])
+    ours, = deployed_outputs(tiny_export, backend,
+                             [('inference_episode', data)], tmp_path)
+    ref = inference_episode(model, *data)
+    for (seg_logits, pred), b in zip(ours, ref):
+        assert pred.shape == b.pred_sem_seg.data.shape
+        same = (pred == b.pred_sem_seg.data).float().mean()
         assert same >= 0.999
-        diff = (a.seg_logits.data - b.seg_logits.data).abs().max()
+        diff = (seg_logits - b.seg_logits.data).abs().max()
         assert diff <= 1e-4, diff
 
 
@@ -108,34 +116,38 @@ def test_bad_input(trained_tiny, tiny_export):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('backend', BACKENDS)
-def test_official_fixture(official, official_export, backend):
+def test_official_fixture(official, official_export, backend, tmp_path):
     """The official outputs (1-shot at 400 and 320 px, 5-shot at 400 px),
     and PyTorch's 5-shot logits at 320 px."""
     fixture, model = official
-    deployed = DeployedHSNet(str(official_export), backend)
-    for case in fixture['cases']:
-        inputs = {k: case[k] for k in EPISODE_INPUT_KEYS}
-        logits = deployed.encode_decode(inputs)
+    five = fixture['cases'][1]
+    resized = {
+        k:
+        F.interpolate(
+            five[k].flatten(0, -4).float(), size=(320, 320),
+            mode='bilinear').reshape(*five[k].shape[:-2], 320, 320)
+        for k in ('query_img', 'support_imgs')
+    }
+    resized['support_masks'] = (F.interpolate(
+        five['support_masks'].float(), size=(320, 320)) > 0.5).float()
+    episodes = [{
+        k: case[k]
+        for k in EPISODE_INPUT_KEYS
+    } for case in fixture['cases']] + [resized]
+    outputs = deployed_outputs(official_export, backend,
+                               [('encode_decode', e) for e in episodes],
+                               tmp_path)
+    for case, logits in zip(fixture['cases'], outputs):
         assert_equal_to_pytorch(logits, case['per_shot_logits'])
         margin = (case['per_shot_logits'][:, :, 1] -
                   case['per_shot_logits'][:, :, 0]).abs().min(dim=1)[0]
         decided = margin >= 1e-4
         assert torch.equal(
             vote_kshot(logits)[decided], case['pred_mask'][decided])
-    five = fixture['cases'][1]
-    inputs = {
-        k:
-        torch.nn.functional.interpolate(
-            five[k].flatten(0, -4).float(), size=(320, 320),
-            mode='bilinear').reshape(*five[k].shape[:-2], 320, 320)
-        for k in ('query_img', 'support_imgs')
-    }
-    inputs['support_masks'] = (torch.nn.functional.interpolate(
-        five['support_masks'].float(), size=(320, 320)) > 0.5).float()
     with torch.no_grad():
-        ref = model.encode_decode(inputs)
+        ref = model.encode_decode(resized)
     assert ref.shape[1] == 5
-    assert_equal_to_pytorch(deployed.encode_decode(inputs), ref)
+    assert_equal_to_pytorch(outputs[-1], ref)
 
 
 def test_arrays_are_float32(tiny_export):
