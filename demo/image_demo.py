@@ -22,7 +22,7 @@ import os.path as osp
 
 from hsnet_mm.apis import FewShotInferencer
 from hsnet_mm.apis.episode_inputs import load_support_set, to_rgb
-from hsnet_mm.apis.inference import BACKENDS
+from hsnet_mm.apis.inference import add_model_arguments
 from hsnet_mm.apis.pixel_limit import MAX_PIXELS_ENV
 from hsnet_mm.utils import (UserError, check_device, check_writable_dirs,
                             one_line, run_cli)
@@ -34,11 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         'queries', nargs='+', metavar='QUERY', help='query image file(s)')
     parser.add_argument('config', metavar='CONFIG', help='config file')
-    parser.add_argument(
-        'checkpoint',
-        metavar='CHECKPOINT',
-        help='checkpoint file, or an export directory '
-        '(tools/deployment/pytorch2onnx.py)')
+    add_model_arguments(parser)
     parser.add_argument(
         '--support',
         nargs=2,
@@ -50,11 +46,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--out-dir', required=True, help='folder for vis/ and pred/')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    parser.add_argument(
-        '--backend',
-        choices=BACKENDS,
-        help='pytorch, or the runtime of an export (default: pytorch for a '
-        'checkpoint, onnxruntime for an export)')
     parser.add_argument(
         '--opacity',
         type=float,

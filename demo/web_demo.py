@@ -34,7 +34,7 @@ from make_examples import read_examples, write_examples
 from web_episode import check_image_file
 
 from hsnet_mm.apis import init_model
-from hsnet_mm.apis.inference import BACKENDS
+from hsnet_mm.apis.inference import add_model_arguments
 from hsnet_mm.deploy import is_export_dir
 from hsnet_mm.utils import UserError, check_device, run_cli
 from hsnet_mm.utils.fileio import atomic_write_bytes
@@ -105,21 +105,13 @@ def copy_examples(episodes: List[Dict], out_dir: str) -> List[Dict]:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='hsnet-mm web demo')
     parser.add_argument('config', help='config file')
-    parser.add_argument(
-        'checkpoint',
-        help='checkpoint file, or an export directory '
-        '(tools/deployment/pytorch2onnx.py)')
+    add_model_arguments(parser)
     parser.add_argument(
         '--host',
         default='127.0.0.1',
         help='address to bind (default: local only)')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument(
-        '--backend',
-        choices=BACKENDS,
-        help='pytorch, or the runtime of an export (default: pytorch for a '
-        'checkpoint, onnxruntime for an export)')
     parser.add_argument(
         '--max-file-size',
         default=DEFAULT_MAX_FILE_SIZE,

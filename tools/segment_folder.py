@@ -33,7 +33,7 @@ import torch
 
 from hsnet_mm.apis import format_summary, init_model, is_video, label_folder
 from hsnet_mm.apis.episode_inputs import load_support_set
-from hsnet_mm.apis.inference import BACKENDS
+from hsnet_mm.apis.inference import add_model_arguments
 from hsnet_mm.apis.labelling_inputs import FORMATS, file_digest
 from hsnet_mm.utils import (UserError, check_device, check_writable_dirs,
                             init_cpu_dist_if_needed, one_line, run_cli)
@@ -46,10 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Label a folder of images from a few annotated examples')
     parser.add_argument('config', help='config file')
-    parser.add_argument(
-        'checkpoint',
-        help='checkpoint file, or an export directory '
-        '(tools/deployment/pytorch2onnx.py)')
+    add_model_arguments(parser)
     parser.add_argument(
         '--support',
         nargs=2,
@@ -87,11 +84,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=0,
         help='video only: passed to segment_video')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    parser.add_argument(
-        '--backend',
-        choices=BACKENDS,
-        help='pytorch, or the runtime of an export given as CHECKPOINT '
-        '(default: pytorch for a checkpoint, onnxruntime for an export)')
     parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
     parser.add_argument(

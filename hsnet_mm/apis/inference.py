@@ -1,6 +1,7 @@
 # Copyright (c) hsnet-mm contributors. Licensed under the Apache License 2.0.
 """Build a ready-to-use HSNet from a config (and a checkpoint or an
 export directory)."""
+import argparse
 import os
 from typing import Optional, Union
 
@@ -14,6 +15,21 @@ from ..utils.checkpoint import PARTIAL_KEY
 #: What ``init_model``'s ``backend`` takes: PyTorch, or a runtime of an
 #: export (:mod:`hsnet_mm.deploy.backends`).
 BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``checkpoint`` positional and ``--backend``, as the demos and
+    ``tools/segment_folder.py`` take them (see :func:`init_model`)."""
+    parser.add_argument(
+        'checkpoint',
+        metavar='CHECKPOINT',
+        help='checkpoint file, or an export directory '
+        '(tools/deployment/pytorch2onnx.py)')
+    parser.add_argument(
+        '--backend',
+        choices=BACKENDS,
+        help='pytorch, or the runtime of an export given as CHECKPOINT '
+        '(default: pytorch for a checkpoint, onnxruntime for an export)')
 
 
 def init_model(config: Union[str, Config],
