@@ -22,7 +22,7 @@ import os.path as osp
 
 from hsnet_mm.apis import FewShotInferencer
 from hsnet_mm.apis.episode_inputs import load_support_set, to_rgb
-from hsnet_mm.apis.inference import add_model_arguments
+from hsnet_mm.apis.inference import add_model_arguments, add_support_argument
 from hsnet_mm.apis.pixel_limit import MAX_PIXELS_ENV
 from hsnet_mm.utils import (UserError, check_device, check_writable_dirs,
                             one_line, run_cli)
@@ -35,14 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         'queries', nargs='+', metavar='QUERY', help='query image file(s)')
     parser.add_argument('config', metavar='CONFIG', help='config file')
     add_model_arguments(parser)
-    parser.add_argument(
-        '--support',
-        nargs=2,
-        action='append',
-        metavar=('IMG', 'MASK'),
-        required=True,
-        help='a support image and its mask (nonzero = '
-        'object); repeat for K shots')
+    add_support_argument(parser)
     parser.add_argument(
         '--out-dir', required=True, help='folder for vis/ and pred/')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')

@@ -69,22 +69,25 @@ def check_image_file(src: Union[str, BinaryIO], name: str) -> Any:
     return src
 
 
-def read_image(path: str, name: str) -> np.ndarray:
-    """Check and decode an uploaded image with ``to_rgb`` (its limits)."""
+def _read_upload(path: str, name: str, decode) -> np.ndarray:
+    """Check an uploaded file's header, then decode it with ``decode``
+    (``to_rgb`` or ``to_mask``: their limits), messages without the
+    server path."""
     check_image_file(path, name)
     try:
-        return to_rgb(path, name)
+        return decode(path, name)
     except (OSError, ValueError) as e:
         raise _scrubbed(e, path, name) from e
+
+
+def read_image(path: str, name: str) -> np.ndarray:
+    """Check and decode an uploaded image with ``to_rgb`` (its limits)."""
+    return _read_upload(path, name, to_rgb)
 
 
 def read_mask(path: str, name: str) -> np.ndarray:
     """Check and decode an uploaded mask with ``to_mask`` (its limits)."""
-    check_image_file(path, name)
-    try:
-        return to_mask(path, name)
-    except (OSError, ValueError) as e:
-        raise _scrubbed(e, path, name) from e
+    return _read_upload(path, name, to_mask)
 
 
 def painted_mask(editor: Optional[dict]) -> Optional[np.ndarray]:

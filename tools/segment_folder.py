@@ -33,7 +33,7 @@ import torch
 
 from hsnet_mm.apis import format_summary, init_model, is_video, label_folder
 from hsnet_mm.apis.episode_inputs import load_support_set
-from hsnet_mm.apis.inference import add_model_arguments
+from hsnet_mm.apis.inference import add_model_arguments, add_support_argument
 from hsnet_mm.apis.labelling_inputs import FORMATS, file_digest
 from hsnet_mm.utils import (UserError, check_device, check_writable_dirs,
                             init_cpu_dist_if_needed, one_line, run_cli)
@@ -47,14 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         description='Label a folder of images from a few annotated examples')
     parser.add_argument('config', help='config file')
     add_model_arguments(parser)
-    parser.add_argument(
-        '--support',
-        nargs=2,
-        action='append',
-        metavar=('IMG', 'MASK'),
-        required=True,
-        help='a support image and its mask (nonzero = object); repeat '
-        'for K shots')
+    add_support_argument(parser)
     parser.add_argument(
         '--input',
         required=True,

@@ -32,6 +32,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         '(default: pytorch for a checkpoint, onnxruntime for an export)')
 
 
+def add_support_argument(parser: argparse.ArgumentParser) -> None:
+    """``--support IMG MASK``, repeated for K shots (``args.support``: a
+    list of [image, mask] pairs)."""
+    parser.add_argument(
+        '--support',
+        nargs=2,
+        action='append',
+        metavar=('IMG', 'MASK'),
+        required=True,
+        help='a support image and its mask (nonzero = object); repeat '
+        'for K shots')
+
+
 def init_model(config: Union[str, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
