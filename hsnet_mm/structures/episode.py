@@ -39,7 +39,8 @@ data preprocessor batches and normalises it and ``HSNet`` reads it.
 
 ``gt_sem_seg`` is the query mask: ``(H, W)`` in the resized protocol (the
 official default) or ``(H0, W0)`` when the original-size protocol keeps the
-query mask at its original size. It is absent when no mask is known (plain
+query mask at its original size (then uint8, 1 byte a pixel: only the
+metric and the pictures read it). It is absent when no mask is known (plain
 inference on a user's image).
 
 **Metainfo keys** of each ``SegDataSample`` (:data:`EPISODE_META_KEYS`):

@@ -80,10 +80,9 @@ def read_label(path: str, mode: str) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img_mode = img.mode
-            if mode == 'index':
-                label = np.asarray(img)
-            else:
-                label = np.asarray(img.convert('L'))
+            if mode != 'index' and img.mode != 'L':
+                img = img.convert('L')
+            label = pil_to_array(img)  # (an L or P image is not copied)
     except Exception as e:
         raise OSError(f'cannot read mask {path}: {e}') from e
     if label.ndim != 2:

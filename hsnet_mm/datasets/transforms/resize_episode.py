@@ -9,12 +9,21 @@ from PIL import Image
 
 from ...utils.cli import UserError
 
+#: Pixels of one band of rows in :func:`resize_image_pil`'s first pass.
+BAND_PIXELS = 4 * 2**20
+
 
 def resize_image_pil(img: np.ndarray, size_hw: Tuple[int, int]) -> np.ndarray:
     """Pillow bilinear resize (antialiased when shrinking).
 
     This is what torchvision's ``Resize`` does to a PIL image, the official
     image transform; cv2/mmcv bilinear gives other pixels.
+
+    Pillow resamples in two passes, along the rows then along the columns,
+    rounding to uint8 in between. A large image is resized the same way
+    here with the first pass done in bands of rows, so that no Pillow copy
+    of the whole image (4 bytes a pixel: 576 MB at 12000 x 12000) is made;
+    the pixels are Pillow's, bit for bit.
 
     Args:
         img (np.ndarray): (H, W, 3) uint8.
@@ -26,8 +35,16 @@ def resize_image_pil(img: np.ndarray, size_hw: Tuple[int, int]) -> np.ndarray:
     h, w = size_hw
     if img.shape[:2] == (h, w):
         return img
-    out = Image.fromarray(img).resize((w, h), Image.BILINEAR)
-    return np.array(out)
+    rows = max(1, BAND_PIXELS // max(1, img.shape[1]))
+    if img.shape[0] <= rows or img.shape[1] == w:
+        return np.array(Image.fromarray(img).resize((w, h), Image.BILINEAR))
+    along_rows = np.empty((img.shape[0], w, 3), np.uint8)
+    for y in range(0, img.shape[0], rows):
+        band = Image.fromarray(img[y:y + rows])
+        along_rows[y:y + rows] = band.resize((w, band.height), Image.BILINEAR)
+    if img.shape[0] == h:
+        return along_rows
+    return np.array(Image.fromarray(along_rows).resize((w, h), Image.BILINEAR))
 
 
 def nearest_indices(in_size: int, out_size: int) -> np.ndarray:

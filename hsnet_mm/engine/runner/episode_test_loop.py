@@ -3,11 +3,12 @@
 
 With ``--original-size`` a prediction and its ground truth are at the
 query's original size: a 12000 x 12000 query gives a 1.15 GB int64
-``pred_sem_seg`` and a 1.15 GB int64 ``gt_sem_seg``. mmengine's loop
-(``for idx, data_batch in enumerate(loader)``) keeps the last batch, with
-both, while the next one is loaded. This loop stores each ground truth as
-uint8 (its labels are 0, 1 and 255) before the model runs and drops the
-batch, with its predictions, before loading the next.
+``pred_sem_seg`` (and ``PackEpisodeInputs`` packs its ground truth as
+uint8, 144 MB). mmengine's loop (``for idx, data_batch in
+enumerate(loader)``) keeps the last batch, with both, while the next one is
+loaded. This loop drops the batch, with its predictions, before loading
+the next, and stores as uint8 a ground truth another pipeline packed as
+int64 (its labels are 0, 1 and 255) before the model runs.
 """
 from typing import Iterator
 

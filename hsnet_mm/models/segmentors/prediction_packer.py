@@ -36,8 +36,10 @@ from .kshot_vote import foreground_argmax, vote_kshot
 #: below).
 FULL_SIZE_MAX_PIXELS = 2048 * 2048
 
-#: Working memory of one band of resized logits.
-BAND_BYTES = 32 * 2**20
+#: Working memory of one band of resized logits. Small: glibc serves
+#: blocks under its (adaptive, up to 32 MB) mmap threshold from the heap,
+#: where a band's freed temporaries are kept, not returned to the system.
+BAND_BYTES = 4 * 2**20
 
 
 def _source_rows(out_len: int, in_len: int, align_corners: bool,

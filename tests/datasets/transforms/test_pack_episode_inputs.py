@@ -50,8 +50,16 @@ def test_layout():
 
 
 def test_original_size_gt_and_no_gt():
-    out = PackEpisodeInputs()(_results(gt_hw=(9, 8)))
-    assert out['data_samples'].gt_sem_seg.data.shape == (1, 9, 8)
+    res = _results(gt_hw=(9, 8))
+    out = PackEpisodeInputs()(res)
+    gt = out['data_samples'].gt_sem_seg.data
+    # kept at the original size: uint8 (only the metric reads it), no copy
+    assert gt.shape == (1, 9, 8) and gt.dtype == torch.uint8
+    assert np.shares_memory(gt.numpy(), res['query_mask'])
+    wide = _results(gt_hw=(9, 8))
+    wide['query_mask'] = wide['query_mask'].astype(np.int32) + 1000
+    gt = PackEpisodeInputs()(wide)['data_samples'].gt_sem_seg.data
+    assert gt.dtype == torch.int64 and int(gt.max()) == 1255
     res = _results()
     del res['query_mask'], res['shot']
     out = PackEpisodeInputs()(res)

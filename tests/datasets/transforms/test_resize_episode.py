@@ -57,6 +57,23 @@ def test_images_use_pillow_bilinear_not_cv2():
     assert np.abs(small.astype(int) - cv_small).mean() > 5
 
 
+@pytest.mark.parametrize('in_hw', [(333, 517), (2001, 97), (40, 1000)])
+@pytest.mark.parametrize('out_hw', [(400, 400), (64, 48), (333, 400),
+                                    (900, 1300), (1, 1)])
+def test_banded_resize_is_pillows_bit_for_bit(monkeypatch, in_hw, out_hw):
+    """Large images take the first pass in bands of rows (no Pillow copy of
+    the whole image): the same pixels as one Pillow resize."""
+    from hsnet_mm.datasets.transforms import resize_episode
+    monkeypatch.setattr(resize_episode, 'BAND_PIXELS', 5000)  # many bands
+    rng = np.random.default_rng(sum(in_hw + out_hw))
+    noise = rng.integers(0, 256, in_hw + (3, ), dtype=np.uint8)
+    ramp = np.add.outer(np.arange(in_hw[0]), 3 * np.arange(in_hw[1]))
+    ramp = np.repeat((ramp % 256).astype(np.uint8)[..., None], 3, axis=2)
+    for img in (noise, ramp):
+        ref = Image.fromarray(img).resize(out_hw[::-1], Image.BILINEAR)
+        assert np.array_equal(resize_image_pil(img, out_hw), np.array(ref))
+
+
 def test_resize_episode():
     rng = np.random.default_rng(2)
     res = ResizeEpisode(scale=(48, 40))(_episode(rng))  # (w, h)
