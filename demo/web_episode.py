@@ -10,15 +10,16 @@ copy of at most :data:`DISPLAY_MAX_PIXELS` pixels.
 import math
 import os
 import re
-from typing import Any, BinaryIO, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Any, BinaryIO, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import cv2
 import numpy as np
 import torch
 from PIL import Image
 
-from hsnet_mm.apis import inference_episode
-from hsnet_mm.apis.episode_inputs import to_mask, to_rgb
+from hsnet_mm.apis.episode_inputs import load_support_set, to_mask, to_rgb
+from hsnet_mm.apis.inference_episode import iter_loaded_episodes
 from hsnet_mm.apis.pixel_limit import check_pixels
 from hsnet_mm.utils import UserError
 from hsnet_mm.visualization.episode_drawer import (PRED_COLOR, SUPPORT_COLOR,
@@ -196,6 +197,11 @@ def _shot_names(err: Exception, slots: Sequence[int]) -> str:
     return re.sub(r'support(?:_mask)?s\[(\d+)\]', slot, msg)
 
 
+def _hand_over(box: list) -> Iterator[np.ndarray]:
+    """Yield the array in ``box``, keeping no reference to it."""
+    yield box.pop()
+
+
 def segment(model, query, editors: Sequence, masks: Sequence,
             opacity: float) -> Tuple[np.ndarray, list, str, Dict]:
     """Run one episode for the UI.
@@ -218,15 +224,18 @@ def segment(model, query, editors: Sequence, masks: Sequence,
         read_image(query, 'query')
         if isinstance(query, (str, os.PathLike)) else to_rgb(query, 'query'))
     imgs, support_masks, slots = collect_supports(editors, masks)
+    image = shrink(query_img, DISPLAY_MAX_PIXELS)  # the display copy first
+    box = [query_img]
+    del query_img  # the pipeline drops the original once it is resized
     try:
-        result = inference_episode(model, query_img, imgs, support_masks)
+        imgs, support_masks = load_support_set(imgs, support_masks)
+        result = next(
+            iter_loaded_episodes(model, _hand_over(box), imgs, support_masks))
     except ValueError as e:
         raise UserError(_shot_names(e, slots)) from e
     # full-size outputs are read in place: only display copies are made
     full = result.pred_sem_seg.data[0].cpu()
     share = 100 * int(torch.count_nonzero(full)) / max(full.numel(), 1)
-    image = shrink(query_img, DISPLAY_MAX_PIXELS)
-    del query_img
     pred = (fit(full.numpy(), image.shape[:2]) != 0).astype(np.uint8)
     overlay = overlay_mask(image, pred, PRED_COLOR, opacity)
     shots = (result.shot_pred_sem_seg.data.cpu()

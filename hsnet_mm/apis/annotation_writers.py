@@ -20,17 +20,16 @@ file atomically (:mod:`hsnet_mm.utils.fileio`).
   8-connected component), RLE via pycocotools with ``counts`` as str,
   ``iscrowd`` 0, ``area`` and ``bbox``.
 """
-import io
 import os
 import os.path as osp
 from typing import Dict, Iterable, List, Optional
 
 import cv2
 import numpy as np
-from PIL import Image
 from pycocotools import mask as mask_utils
 
 from ..utils.fileio import atomic_dump_json, atomic_write_bytes
+from .show_result import encode_mask_png
 
 #: The ``version`` field of the LabelMe files (LabelMe 5.x format).
 LABELME_VERSION = '5.2.1'
@@ -48,14 +47,21 @@ def write_png_mask(path: str, mask: np.ndarray) -> str:
     Returns:
         str: ``path``.
     """
-    buf = io.BytesIO()
-    Image.fromarray(((mask != 0) * 255).astype(np.uint8)).save(buf, 'PNG')
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_bytes(path, encode_mask_png(mask))
+
+
+def binary_mask(mask: np.ndarray, order: str = 'C') -> np.ndarray:
+    """``(mask != 0)`` as one (H, W) uint8 0/1 array in ``order`` memory
+    layout, without a bool temporary (at 12000 x 12000 each copy of a
+    mask is 144 MB)."""
+    out = np.empty(mask.shape, np.uint8, order=order)
+    np.not_equal(mask, 0, out=out, casting='unsafe')
+    return out
 
 
 def mask_to_rle(mask: np.ndarray) -> dict:
     """COCO RLE of an (H, W) mask, ``counts`` as str (JSON-ready)."""
-    rle = mask_utils.encode(np.asfortranarray((mask != 0).astype(np.uint8)))
+    rle = mask_utils.encode(binary_mask(mask, order='F'))
     return dict(
         size=[int(s) for s in rle['size']],
         counts=rle['counts'].decode('ascii'))
@@ -96,7 +102,8 @@ def labelme_shapes(mask: np.ndarray, label: str) -> List[dict]:
     Returns:
         list[dict]: shapes, outermost first; empty for an empty mask.
     """
-    binary = (mask != 0).astype(np.uint8)
+    # (OpenCV >= 3.2 does not write to the image: a uint8 mask is used as is)
+    binary = mask if mask.dtype == np.uint8 else binary_mask(mask)
     contours, hierarchy = cv2.findContours(binary, cv2.RETR_TREE,
                                            cv2.CHAIN_APPROX_SIMPLE)
     if not contours:

@@ -162,7 +162,11 @@ def _label_shard(model, imgs, masks, root, shard, stems, out_dir, formats,
                 raise
             raise UserError(one_line(e)) from e
         f, thumb = pending.popleft()
-        mask = sample.pred_sem_seg.data[0].to('cpu', torch.uint8).numpy()
+        # the int64 prediction is dropped before the files are written
+        pred = sample.pred_sem_seg
+        del sample.pred_sem_seg, sample
+        mask = pred.data[0].to('cpu', torch.uint8).numpy()
+        del pred
         _write_image(out_dir, root, f, stems[f], mask, thumb, formats, label)
         processed += 1
         if bar:

@@ -57,9 +57,11 @@ def overlay_thumbnail(thumb: np.ndarray,
     Returns:
         np.ndarray: a new (h, w, 3) uint8 thumbnail.
     """
+    if mask.dtype != np.uint8:  # (a uint8 mask is resized as it is)
+        mask = (mask != 0).astype(np.uint8)
     small = cv2.resize(
-        (mask != 0).astype(np.uint8), (thumb.shape[1], thumb.shape[0]),
-        interpolation=cv2.INTER_NEAREST).astype(bool)
+        mask, (thumb.shape[1], thumb.shape[0]),
+        interpolation=cv2.INTER_NEAREST) != 0
     out = thumb.copy()
     color = np.array(MASK_COLOR, np.float32)
     out[small] = np.round(out[small] * (1 - opacity) + color * opacity).astype(

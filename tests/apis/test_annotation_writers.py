@@ -131,3 +131,18 @@ def test_labelme_of_simple_and_empty_masks():
     mask = (blobs > np.median(blobs)).astype(np.uint8)
     shapes = labelme_shapes(mask * 255, 'x')
     assert iou(rasterise(shapes, 'x', mask.shape), mask) >= 0.98
+
+
+@pytest.mark.parametrize('dtype', [np.uint8, np.int64, bool, np.float32])
+def test_writers_read_any_mask_dtype_and_leave_it_alone(tmp_path, dtype):
+    """The same files from any dtype; a uint8 mask is read in place (no
+    copy at 12000 x 12000) and left as it was."""
+    ring = ring_mask()
+    mask = (ring * (255 if dtype == np.uint8 else 1)).astype(dtype)
+    before = mask.copy()
+    assert np.array_equal(rle_to_mask(mask_to_rle(mask)), ring)
+    shapes = labelme_shapes(mask, 'cup')
+    assert shapes == labelme_shapes(ring, 'cup')
+    back = np.array(Image.open(write_png_mask(str(tmp_path / 'm.png'), mask)))
+    assert np.array_equal(back, ring * 255)
+    assert np.array_equal(mask, before)

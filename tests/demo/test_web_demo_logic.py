@@ -233,3 +233,36 @@ def test_copy_examples_copies_the_listed_files_only(tmp_path):
         web_demo.copy_examples(
             load_demo('make_examples').read_examples(str(src)),
             str(tmp_path / 'again'))
+
+
+WEB_SEGMENT_SCRIPT = '''
+sys.path.insert(0, 'demo')
+import web_episode as web
+from hsnet_mm.apis import init_model
+
+model = init_model(sys.argv[2], sys.argv[3])
+base = peak_kib()
+support = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
+mask = np.zeros((48, 64), np.uint8)
+mask[10:30, 20:40] = 1
+editor = dict(background=support, layers=[], composite=support)
+overlay, votes, summary, last = web.segment(model, sys.argv[1], [editor],
+                                            [mask], 0.5)
+assert overlay.shape[0] * overlay.shape[1] <= web.DISPLAY_MAX_PIXELS
+print(base, peak_kib())
+'''
+
+
+@pytest.mark.slow
+def test_a_12000_x_12000_upload_peaks_under_2_gb(tmp_path):
+    """The decoded upload is dropped once resized (the display copy is made
+    first): the prediction and one query's working set (before: 1.9-2.0
+    GiB, the upload held through the prediction)."""
+    from tests.apis.episode_helpers import (measure_peak, tiny_files,
+                                            write_large_png)
+    from tests.helpers import REPO_ROOT
+    config, checkpoint = tiny_files(tmp_path)
+    huge = write_large_png(tmp_path / 'huge.png', 12000, 12000)
+    base, peak = measure_peak(
+        WEB_SEGMENT_SCRIPT, huge, config, checkpoint, cwd=REPO_ROOT)
+    assert peak < 2 * 2**20, (base, peak)

@@ -213,3 +213,42 @@ def test_a_video_goes_to_segment_video(files, tmp_path, monkeypatch, capsys):
     assert calls == [(1, str(video), str(tmp_path / 'out'), 4)]
     assert json.loads(
         capsys.readouterr().out.splitlines()[-1]) == dict(frames=3)
+
+
+LARGE_FOLDER_SCRIPT = '''
+import json
+import runpy
+
+tool = runpy.run_path('tools/segment_folder.py', run_name='segment_folder')
+base = peak_kib()
+tool['main']([sys.argv[1], sys.argv[2], '--support', sys.argv[3],
+              sys.argv[4], '--input', sys.argv[5], '--out-dir', sys.argv[6],
+              '--format', 'png', 'coco', 'labelme', '--no-progress'])
+print(base, peak_kib())
+'''
+
+
+@pytest.mark.slow
+def test_a_12000_x_12000_photo_is_labelled_under_2_gb(files, tmp_path):
+    """PNG, COCO and LabelMe of a 12000 x 12000 photo: the int64
+    prediction is dropped before the writers run, which add no full-size
+    copy beyond one uint8 mask (before: 2.9 GiB)."""
+    from tests.apis.episode_helpers import measure_peak, write_large_png
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    write_large_png(photos / 'huge.png', 12000, 12000)
+    out = tmp_path / 'out'
+    base, peak = measure_peak(
+        LARGE_FOLDER_SCRIPT,
+        files['config'],
+        files['checkpoint'],
+        *files['support'],
+        str(photos),
+        str(out),
+        cwd=REPO_ROOT)
+    assert peak < 2 * 2**20, (base, peak)
+    with Image.open(out / 'masks' / 'huge.png') as mask:
+        assert mask.size == (12000, 12000)
+    coco = json.loads((out / 'coco.json').read_text())
+    assert coco['images'][0]['height'] == 12000
+    assert (out / 'labelme' / 'huge.json').is_file()
