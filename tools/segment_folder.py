@@ -26,8 +26,6 @@ ones by ~1e-7, which can flip pixels at exact ties.
 """
 import argparse
 import json
-import os
-import sys
 
 import torch
 
@@ -36,7 +34,8 @@ from hsnet_mm.apis.episode_inputs import load_support_set
 from hsnet_mm.apis.inference import add_model_arguments, add_support_argument
 from hsnet_mm.apis.labelling_inputs import FORMATS, file_digest
 from hsnet_mm.utils import (UserError, check_device, check_writable_dirs,
-                            init_cpu_dist_if_needed, one_line, run_cli)
+                            finish_run, init_cpu_dist_if_needed, one_line,
+                            run_cli)
 
 #: Seconds a rank waits for the others at a barrier (a slow shard).
 DIST_TIMEOUT_S = 24 * 3600
@@ -163,11 +162,7 @@ def main(argv=None) -> int:
         return 0
     if torch.distributed.get_rank() == 0:
         print(format_summary(summary))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # gloo's teardown can abort the interpreter's exit after the results
-    # are written (see hsnet_mm.utils.dist.destroy_dist_if_initialized)
-    os._exit(0)
+    finish_run()  # gloo's teardown could abort the exit (see its docstring)
 
 
 if __name__ == '__main__':

@@ -27,9 +27,9 @@ from mmengine.dist import is_main_process
 import hsnet_mm  # noqa: F401  (registers the hsnet-mm components)
 from hsnet_mm.engine import (dump_seed_results, format_test_report,
                              is_multi_seed)
-from hsnet_mm.utils import (add_runner_args, build_runner,
-                            destroy_dist_if_initialized, load_config,
-                            parse_runner_args, run_cli, setup_test_cfg)
+from hsnet_mm.utils import (add_runner_args, build_runner, finish_run,
+                            load_config, parse_runner_args, run_cli,
+                            setup_test_cfg)
 from hsnet_mm.utils.autocast import AMP_DTYPES
 
 
@@ -126,7 +126,7 @@ def main(argv=None):
         if args.out is not None and is_multi_seed(runner):
             dump_seed_results(args.out, runner, args.config, args.checkpoint)
         print(format_test_report(runner, metrics), flush=True)
-    destroy_dist_if_initialized()  # after success only (see its docstring)
+    finish_run()  # after success only (see its docstring)
 
 
 if __name__ == '__main__':

@@ -19,9 +19,9 @@ from mmengine.logging import print_log
 import hsnet_mm  # noqa: F401  (registers every hsnet-mm component)
 from hsnet_mm.engine import pick_resume_checkpoint
 from hsnet_mm.utils import (UserError, add_runner_args,
-                            apply_global_batch_size, build_runner,
-                            destroy_dist_if_initialized, launcher_world_size,
-                            load_config, parse_runner_args, run_cli)
+                            apply_global_batch_size, build_runner, finish_run,
+                            launcher_world_size, load_config,
+                            parse_runner_args, run_cli)
 from hsnet_mm.utils.autocast import AMP_DTYPES, resolve_amp_dtype
 from hsnet_mm.utils.fileio import check_writable_dirs
 
@@ -109,7 +109,7 @@ def main(argv=None):
     if args.resume and cfg.get('load_from') is None:  # newest valid one
         cfg.load_from = pick_resume_checkpoint(cfg.work_dir)
     build_runner(cfg, for_training=True).train()
-    destroy_dist_if_initialized()  # after success only (see its docstring)
+    finish_run()  # after success only (see its docstring)
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@ from .config import (apply_global_batch_size,
 from .config_check import (ConfigValueTypeError, UnknownConfigKeyError,
                            check_config_keys, check_option_types)
 from .dist import (cpu_model_wrapper_cfg, destroy_dist_if_initialized,
-                   init_cpu_dist_if_needed, setup_cfg_for_launcher)
+                   finish_run, init_cpu_dist_if_needed, setup_cfg_for_launcher)
 from .fileio import (NoSpaceError, atomic_dump_json, atomic_write_bytes,
                      atomic_write_text, check_writable, check_writable_dirs,
                      remove_temp_files)
@@ -36,7 +36,7 @@ __all__ = [
     'apply_global_batch_size', 'drop_persistent_workers_without_workers',
     'launcher_world_size', 'use_original_size_protocol', 'atomic_dump_json',
     'atomic_write_bytes', 'atomic_write_text', 'collect_env',
-    'cpu_model_wrapper_cfg', 'destroy_dist_if_initialized',
+    'cpu_model_wrapper_cfg', 'destroy_dist_if_initialized', 'finish_run',
     'init_cpu_dist_if_needed', 'load_checkpoint_file', 'register_safe_globals',
     'safe_globals_for_runner_checkpoints', 'setup_cfg_for_launcher',
     'NonFiniteCheckpointError', 'check_finite', 'NoSpaceError',

@@ -15,7 +15,9 @@ On CPU, the first sets the gloo backend and a DDP wrapper without
 torchrun's environment, so ``Runner.setup_env`` finds it initialised and skips
 its own ``init_dist``. With CUDA both leave mmengine's usual path alone.
 """
+import logging
 import os
+import sys
 from datetime import timedelta
 from typing import Any, Dict, Optional
 
@@ -143,3 +145,25 @@ def destroy_dist_if_initialized() -> None:
     """
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+
+
+def finish_run() -> None:
+    """End a command-line tool's successful run.
+
+    One process: nothing (the tool returns as usual). A distributed run:
+    :func:`destroy_dist_if_initialized`, then the process exits with status
+    0 without the interpreter's teardown. Destroying the group alone is not
+    enough while an object still holds it (the Runner's DDP wrapper until
+    ``main`` returns, or later when a reference cycle keeps it): it is then
+    collected during the teardown and gloo can abort it as described above
+    (a rank of ``tools/dist_test.sh`` did, once, in a clean-clone run).
+    The logs are flushed first; mmengine closes its visualizer backends in
+    ``after_run``. Call it only after success, as the above.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    destroy_dist_if_initialized()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -94,3 +94,39 @@ def test_two_process_gloo(tmp_path, monkeypatch):
         assert seen['wrapper'] == 'MMDistributedDataParallel'
         assert seen['world_size'] == 2 and seen['iter'] == 2
         assert seen['destroyed'] is True
+
+
+def test_finish_run_is_a_no_op_in_one_process():
+    from hsnet_mm.utils import finish_run
+    assert finish_run() is None  # returns: nothing to tear down
+
+
+FINISH_RUN_SCRIPT = '''
+import logging, os, sys
+import torch.distributed as dist
+from hsnet_mm.utils import finish_run
+dist.init_process_group('gloo', init_method='tcp://127.0.0.1:{port}',
+                        rank=0, world_size=1)
+group = dist.new_group()  # an object still holding gloo, as a DDP wrapper
+logging.getLogger('finish').warning('logged before the exit')
+print('results written', end='')  # unflushed: finish_run must flush it
+finish_run()
+print('not reached')
+sys.exit(3)
+'''
+
+
+def test_finish_run_exits_a_distributed_run_with_0(tmp_path):
+    import subprocess
+    import sys
+    script = tmp_path / 'finish.py'
+    script.write_text(FINISH_RUN_SCRIPT.format(port=free_port()))
+    done = subprocess.run([sys.executable, str(script)],
+                          capture_output=True,
+                          text=True,
+                          timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == 'results written'
+    assert 'logged before the exit' in done.stderr
+    assert 'not reached' not in done.stdout
