@@ -157,12 +157,10 @@ def main(argv=None) -> int:
             config_sha256=file_digest(args.config),
             checkpoint_sha256=file_digest(args.checkpoint)),
         progress=not args.no_progress)
-    if not distributed:
+    if not distributed or torch.distributed.get_rank() == 0:
         print(format_summary(summary))
-        return 0
-    if torch.distributed.get_rank() == 0:
-        print(format_summary(summary))
-    finish_run()  # gloo's teardown could abort the exit (see its docstring)
+    finish_run()  # distributed: gloo's teardown could abort the exit
+    return 0
 
 
 if __name__ == '__main__':

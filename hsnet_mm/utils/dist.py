@@ -151,8 +151,9 @@ def finish_run() -> None:
     """End a command-line tool's successful run.
 
     One process: nothing (the tool returns as usual). A distributed run:
-    :func:`destroy_dist_if_initialized`, then the process exits with status
-    0 without the interpreter's teardown. Destroying the group alone is not
+    the group is destroyed (as :func:`destroy_dist_if_initialized` does),
+    then the process exits with status 0 without the interpreter's
+    teardown. Destroying the group alone is not
     enough while an object still holds it (the Runner's DDP wrapper until
     ``main`` returns, or later when a reference cycle keeps it): it is then
     collected during the teardown and gloo can abort it as described above
@@ -162,7 +163,7 @@ def finish_run() -> None:
     """
     if not (torch_dist.is_available() and torch_dist.is_initialized()):
         return
-    destroy_dist_if_initialized()
+    torch_dist.destroy_process_group()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

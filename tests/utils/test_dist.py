@@ -2,6 +2,8 @@
 """CPU distributed helpers: config changes, gloo init in 2 processes."""
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,8 +119,6 @@ sys.exit(3)
 
 
 def test_finish_run_exits_a_distributed_run_with_0(tmp_path):
-    import subprocess
-    import sys
     script = tmp_path / 'finish.py'
     script.write_text(FINISH_RUN_SCRIPT.format(port=free_port()))
     done = subprocess.run([sys.executable, str(script)],
